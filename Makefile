@@ -1,0 +1,59 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres test-browser lint format install demo bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Set up, migrate, load demo data into an empty database, create a login, and serve on $(HOST):$(PORT).
+run: $(STAMP)
+	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
+	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
+	DEBUG=1 $(BIN)/python manage.py ensure_admin
+	@echo "Backoffice is at http://$(HOST):$(PORT)/  (login: admin / admin)"
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+demo: $(STAMP)
+	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
+	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
+
+# The whole suite: lint, SQLite, PostgreSQL (when reachable) and the browser tests.
+test: $(STAMP) lint test-sqlite test-postgres test-browser
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=lint $(BIN)/python manage.py makemigrations --check --dry-run -v0
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test-sqlite: $(STAMP)
+	SECRET_KEY=tests DATABASE_URL=sqlite:///test.sqlite3 $(BIN)/pytest -q -m "not browser"
+
+# PostgreSQL and Chromium are not Python packages: without them these say so and stop short (CI has both).
+test-postgres: $(STAMP)
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		SECRET_KEY=tests DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"; \
+	else echo "PostgreSQL is not reachable at $(PG_TEST_URL): skipping the PostgreSQL run."; fi
+
+test-browser: $(STAMP)
+	@if [ -x /usr/bin/chromium ]; then \
+		SECRET_KEY=tests DATABASE_URL=sqlite:///test.sqlite3 $(BIN)/pytest -q -m browser; \
+	else echo "Chromium is not installed (apt-get install chromium): skipping the browser tests."; fi
+
+clean:
+	rm -rf $(VENV) staticfiles test-output

@@ -1,0 +1,31 @@
+"""API key authentication: the key decides the workspace."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from .models import ApiKey
+
+# last_used_at is informative; writing it on every request would turn every read into a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def authenticate_key(request, raw_key):
+    """Find the key, note its use, and put its workspace on the request. Returns the key or None."""
+    api_key = ApiKey.find(raw_key)
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > TOUCH_EVERY:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    request.workspace = api_key.workspace
+    request.api_key = api_key
+    return api_key
+
+
+class ApiKeyAuth(HttpBearer):
+    openapi_description = "An API key of the workspace: `Authorization: Bearer bo_…`"
+
+    def authenticate(self, request, token):
+        return authenticate_key(request, token)

@@ -1,0 +1,101 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "bo_"
+
+
+class Workspace(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty keeps data forever.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "workspaces"
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMIN = "admin", "Admin"
+
+
+# What each role may do, lowest first: a role includes the ones before it.
+ROLE_ORDER = [Role.VIEWER, Role.REVIEWER, Role.ADMIN]
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "memberships"
+        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique")]
+
+    def __str__(self):
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+    def allows(self, role):
+        return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
+
+
+def hash_key(raw_key):
+    # Keys are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self):
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters, shown to tell keys apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_keys"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.label} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, workspace, label, **fields):
+        """Create a key; returns (api_key, raw_key). The raw key is never stored."""
+        raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+        api_key = cls.objects.create(
+            workspace=workspace, label=label, prefix=raw_key[:10], key_hash=hash_key(raw_key), **fields
+        )
+        return api_key, raw_key
+
+    @classmethod
+    def find(cls, raw_key):
+        """The usable key for this secret, or None. Hits the database."""
+        if not raw_key or not raw_key.startswith(KEY_PREFIX):
+            return None
+        return cls.objects.usable().select_related("workspace").filter(key_hash=hash_key(raw_key)).first()

@@ -1,0 +1,22 @@
+"""Business events arrive through the traces ingest as `track` events; they are stored here."""
+
+from .models import TrackedEvent
+
+
+def store_tracked_events(fold, events):
+    TrackedEvent.objects.bulk_create(
+        [
+            TrackedEvent(
+                workspace=fold.workspace,
+                event_id=event.id,
+                agent=fold.agents.get(event.body.agent_id) if event.body.agent_id else None,
+                session=fold.sessions.get(event.body.session_id) if event.body.session_id else None,
+                run=fold.runs.get(event.body.run_id) if event.body.run_id else None,
+                name=event.body.name,
+                properties=event.body.properties or {},
+                timestamp=event.timestamp,
+            )
+            for event in events
+        ],
+        batch_size=500,
+    )

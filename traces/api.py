@@ -1,0 +1,245 @@
+"""JSON API of the run record: event ingest and reads. Key-authenticated; the key picks the workspace."""
+
+import gzip
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from .ingest import ingest_batch, summarize
+from .ingest.schemas import Batch
+from .models import ChatMessage, Run, Session, Task
+
+router = Router(tags=["run record"])
+
+
+class Problem(Schema):
+    detail: str
+    field: str | None = None
+
+
+class EventResult(Schema):
+    index: int
+    id: str | None
+    status: str = Field(description="accepted, duplicate or rejected")
+    field: str | None = None
+    reason: str | None = None
+
+
+class IngestOut(Schema):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResult]
+
+
+def read_body(request, limit):
+    """The request body, gunzipped when sent so; None when it is larger than `limit` bytes."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = request.body
+    if len(body) > limit:
+        return None
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+                body = stream.read(limit + 1)
+        except (OSError, EOFError) as exc:
+            raise HttpError(400, f"body: not valid gzip ({exc})") from None
+        if len(body) > limit:
+            return None
+    return body
+
+
+@router.post(
+    "/ingest",
+    response={200: IngestOut, 207: IngestOut, 400: Problem, 413: Problem},
+    summary="Ingest a batch of events",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": Batch.model_json_schema()}},
+        }
+    },
+)
+def ingest(request):
+    """Store up to 1,000 events. Answers after commit, with one result per event.
+
+    200 when every event was accepted or a duplicate, 207 when some were rejected (the valid ones
+    are stored), 400 when the body is not a batch or every event was rejected, 413 when too large.
+    """
+    limit = settings.INGEST_MAX_BYTES
+    body = read_body(request, limit)
+    if body is None:
+        return 413, {"detail": f"body larger than {limit} bytes", "field": "body"}
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return 400, {"detail": f"body is not JSON: {exc}", "field": "body"}
+    if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+        return 400, {"detail": 'body must be an object {"batch": [event, …]}', "field": "batch"}
+    events = payload["batch"]
+    if len(events) > settings.INGEST_MAX_EVENTS:
+        return 413, {"detail": f"at most {settings.INGEST_MAX_EVENTS} events per batch", "field": "batch"}
+    outcome = summarize(ingest_batch(request.workspace, events))
+    if not outcome["rejected"]:
+        return 200, outcome
+    return (400 if outcome["rejected"] == len(events) else 207), outcome
+
+
+class RunOut(Schema):
+    run_id: str
+    invocation_id: str
+    session_id: str | None
+    agent_id: str | None
+    user_id: str
+    workflow: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: int | None
+    input: Any
+    output: Any
+    error: Any
+    trace: list[str]
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    total_tokens: int
+    cost: Decimal
+    task_count: int
+    state: Any
+    graph: Any
+    metadata: dict
+    tags: list
+
+
+class TaskOut(Schema):
+    step_id: str
+    parent_id: str | None
+    sequence: int
+    name: str
+    type: str
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_ms: int | None
+    attempt: int
+    input: Any
+    output: Any
+    error: Any
+    metadata: dict
+    total_tokens: int
+    cost: Decimal
+
+
+class TaskPage(Schema):
+    total: int
+    offset: int
+    limit: int
+    has_more: bool
+    tasks: list[TaskOut]
+
+
+class TaskPaging(Schema):
+    offset: int = Field(0, ge=0)
+    limit: int = Field(500, ge=1, le=1000)
+
+
+class MessageOut(Schema):
+    sequence: int
+    role: str
+    content: Any
+    run_id: str | None
+    step_id: str
+    metadata: dict
+    created_at: datetime
+
+
+class SessionOut(Schema):
+    session_id: str
+    agent_id: str | None
+    user_id: str
+    started_at: datetime
+    last_activity_at: datetime
+    run_count: int
+    message_count: int
+    total_tokens: int
+    cost: Decimal
+    has_error: bool
+    messages: list[MessageOut]
+
+
+def run_in_workspace(request, run_id, **annotations):
+    runs = Run.objects.filter(workspace=request.workspace).select_related("session", "agent")
+    return get_object_or_404(runs.annotate(**annotations), run_id=run_id)
+
+
+@router.get("/runs/{run_id}", response={200: RunOut, 404: Problem}, summary="A run with its roll-ups")
+def run_get(request, run_id: str):
+    run = run_in_workspace(request, run_id, task_count=Count("tasks"))
+    return {
+        **{f: getattr(run, f) for f in RunOut.model_fields if hasattr(run, f)},
+        "session_id": run.session.session_id if run.session else None,
+        "agent_id": run.agent.agent_id if run.agent else None,
+    }
+
+
+@router.get("/runs/{run_id}/tasks", response={200: TaskPage, 404: Problem}, summary="A run's tasks, paged")
+def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
+    """Tasks in sequence order. Sequences are dense, so an offset is a keyset position, not a scan."""
+    run = run_in_workspace(request, run_id)
+    total = Task.objects.filter(run=run).count()
+    rows = list(
+        Task.objects.filter(run=run, sequence__gt=paging.offset)
+        .select_related("parent")
+        .only(*[f for f in TaskOut.model_fields if f != "parent_id"], "parent__step_id")
+        .order_by("sequence", "id")[: paging.limit + 1]
+    )
+    tasks = [
+        {
+            **{f: getattr(t, f) for f in TaskOut.model_fields if f != "parent_id"},
+            "parent_id": t.parent.step_id if t.parent else (t.parent_step_id or None),
+        }
+        for t in rows[: paging.limit]
+    ]
+    return {
+        "total": total,
+        "offset": paging.offset,
+        "limit": paging.limit,
+        "has_more": len(rows) > paging.limit,
+        "tasks": tasks,
+    }
+
+
+@router.get("/sessions/{session_id}", response={200: SessionOut, 404: Problem}, summary="A conversation")
+def session_get(request, session_id: str):
+    sessions = Session.objects.filter(workspace=request.workspace).select_related("agent")
+    session = get_object_or_404(sessions, session_id=session_id)
+    messages = ChatMessage.objects.filter(session=session).select_related("run").order_by("sequence", "id")
+    return {
+        **{f: getattr(session, f) for f in SessionOut.model_fields if f not in ("agent_id", "messages")},
+        "agent_id": session.agent.agent_id if session.agent else None,
+        "messages": [
+            {
+                "sequence": m.sequence,
+                "role": m.role,
+                "content": m.content,
+                "run_id": m.run.run_id if m.run else None,
+                "step_id": m.step_id,
+                "metadata": m.metadata,
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ],
+    }

@@ -1,0 +1,696 @@
+"""Fold accepted events into the run-record rows.
+
+Events of one run may arrive in any order and in any number of batches, so every rule here gives
+the same rows whatever the order:
+
+- a start time is the earliest start seen; a status is the one carried by the latest event
+  (equal times go to the more final status), and the time of that event is kept beside it;
+- payloads come from the event that owns them (the output from `step.ok`, the error from
+  `step.failed`), the state from the latest checkpoint;
+- links to rows that may arrive later (a task's parent, a model call's task) are kept as external
+  ids and resolved in SQL at the end of every batch;
+- sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched.
+
+A batch is a handful of queries whatever its size: one read per kind of row, bulk writes, and a
+few set-based updates.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from traces.models import (
+    Agent,
+    ChatMessage,
+    ChatRole,
+    Event,
+    ModelCall,
+    RedactionRule,
+    Run,
+    RunStatus,
+    Session,
+    Task,
+    TaskStatus,
+    TaskType,
+)
+
+from . import policy
+from .pricing import PriceBook
+from .sinks import sink_for
+
+RUN_STATUS = {
+    "run.start": RunStatus.RUNNING,
+    "run.resumed": RunStatus.RUNNING,
+    "run.paused": RunStatus.PAUSED,
+    "run.complete": RunStatus.COMPLETED,
+    "run.failed": RunStatus.FAILED,
+}
+RUN_RANK = {RunStatus.RUNNING: 0, RunStatus.PAUSED: 1, RunStatus.COMPLETED: 2, RunStatus.FAILED: 3}
+RUN_FINAL = {RunStatus.COMPLETED, RunStatus.FAILED}
+
+TASK_STATUS = {
+    "step.start": TaskStatus.RUNNING,
+    "tool.call": TaskStatus.RUNNING,
+    "step.ok": TaskStatus.OK,
+    "tool.ok": TaskStatus.OK,
+    "log": TaskStatus.OK,
+    "step.failed": TaskStatus.FAILED,
+    "tool.failed": TaskStatus.FAILED,
+    "gate.waiting": TaskStatus.WAITING,
+    "gate.approved": TaskStatus.APPROVED,
+    "gate.rejected": TaskStatus.REJECTED,
+}
+TASK_RANK = {
+    TaskStatus.RUNNING: 0,
+    TaskStatus.WAITING: 1,
+    TaskStatus.OK: 2,
+    TaskStatus.APPROVED: 3,
+    TaskStatus.REJECTED: 4,
+    TaskStatus.SKIPPED: 5,
+    TaskStatus.FAILED: 6,
+}
+TASK_FINAL = {TaskStatus.OK, TaskStatus.FAILED, TaskStatus.APPROVED, TaskStatus.REJECTED, TaskStatus.SKIPPED}
+# Events that open a task: they name it, type it and start its clock.
+TASK_OPENERS = {"step.start", "tool.call", "log", "gate.waiting"}
+# The task type an event implies when no opener has been seen.
+IMPLIED_TYPE = {
+    "tool.call": TaskType.TOOL,
+    "tool.ok": TaskType.TOOL,
+    "tool.failed": TaskType.TOOL,
+    "gate.waiting": TaskType.GATE,
+    "gate.approved": TaskType.GATE,
+    "gate.rejected": TaskType.GATE,
+    "log": TaskType.CUSTOM,
+}
+TASK_EVENTS = set(TASK_STATUS) | set(IMPLIED_TYPE)
+KNOWN_ROLES = set(ChatRole.values)
+PREVIEW_CHARS = 300
+RUN_PAYLOADS = ("input", "output", "error", "state", "graph")
+TASK_PAYLOADS = ("input", "output", "error")
+
+
+def derive_invocation_id(run_id):
+    return hashlib.sha256(run_id.encode()).hexdigest()[:8]
+
+
+def preview(content):
+    """A one-line text preview of chat content: never raw JSON."""
+    if content is None:
+        return ""
+    if isinstance(content, dict):
+        text = content.get("text") or content.get("title") or content.get("alt") or f"[{content.get('type')}]"
+        content = text if isinstance(text, str) else f"[{content.get('type')}]"
+    text = " ".join(str(content).split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def later(ts, rank, seen_ts, seen_rank):
+    """Does a status at (ts, rank) replace the one seen at (seen_ts, seen_rank)?"""
+    return seen_ts is None or (ts, rank) > (seen_ts, seen_rank)
+
+
+def duration_ms(start, end):
+    if start is None or end is None:
+        return None
+    return max(int((end - start).total_seconds() * 1000), 0)
+
+
+class Dirty:
+    """Which fields changed on which loaded rows, so bulk_update writes only those."""
+
+    def __init__(self):
+        # Keyed by id(): a model instance without a primary key cannot be hashed.
+        self.changed = {}
+
+    def set(self, obj, **values):
+        deferred = obj.get_deferred_fields() if obj.pk else ()
+        for name, value in values.items():
+            # A deferred payload is not read back just to compare it: it is written.
+            if name in deferred or getattr(obj, name) != value:
+                setattr(obj, name, value)
+                self.changed.setdefault(id(obj), (obj, set()))[1].add(name)
+
+    def has(self, obj):
+        return id(obj) in self.changed
+
+    def forget(self, obj):
+        self.changed.pop(id(obj), None)
+
+    def save(self, model):
+        groups = defaultdict(list)
+        for obj, names in self.changed.values():
+            if obj.pk is not None:
+                groups[frozenset(names)].append(obj)
+        for names, objs in groups.items():
+            model.objects.bulk_update(objs, sorted(names), batch_size=500)
+        self.changed.clear()
+
+
+class Fold:
+    def __init__(self, workspace, events):
+        self.workspace = workspace
+        self.events = sorted(events, key=lambda e: e.sort_key)
+        self.agents = {}
+        self.sessions = {}
+        self.runs = {}
+        self.new_runs = set()
+        self.tasks = {}
+        self.touched_sessions = set()
+        self.run_dirty = Dirty()
+        self.agents_by_pk = {}
+        self.starts_by_run = {}
+        self.new_task_runs = set()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def of_type(self, *types):
+        return [e for e in self.events if e.type in types]
+
+    def run_for(self, event):
+        run_id = getattr(event.body, "run_id", None)
+        return self.runs.get(run_id) if run_id else None
+
+    # -- the fold -------------------------------------------------------------------------------
+
+    def apply(self):
+        self.load_runs()
+        self.fold_agents()
+        self.apply_policy()
+        self.fold_sessions()
+        self.fold_runs()
+        self.fold_tasks()
+        self.insert_model_calls()
+        self.insert_messages()
+        self.insert_events()
+        for event_type in {e.type for e in self.events}:
+            handler = sink_for(event_type)
+            if handler:
+                handler(self, self.of_type(event_type))
+        self.finish_runs()
+        self.finish_sessions()
+
+    def load_runs(self):
+        run_ids = {getattr(e.body, "run_id", None) for e in self.events} - {None}
+        if run_ids:
+            rows = Run.objects.filter(workspace=self.workspace, run_id__in=run_ids).defer(*RUN_PAYLOADS)
+            self.runs = {r.run_id: r for r in rows}
+
+    def fold_agents(self):
+        wanted = {e.body.agent_id for e in self.events if getattr(e.body, "agent_id", None)}
+        # A run started in an earlier batch keeps its agent, whose payload policy applies here too.
+        known_pks = {r.agent_id for r in self.runs.values() if r.agent_id}
+        if not wanted and not known_pks:
+            return
+        for agent in Agent.objects.filter(
+            Q(workspace=self.workspace, agent_id__in=wanted) | Q(pk__in=known_pks)
+        ):
+            self.agents[agent.agent_id] = agent
+        created = []
+        for agent_id in wanted - set(self.agents):
+            agent = Agent(workspace=self.workspace, agent_id=agent_id, name=agent_id)
+            self.agents[agent_id] = agent
+            created.append(agent)
+        dirty = Dirty()
+        for event in self.of_type("agent.upsert"):
+            agent, body = self.agents[event.body.agent_id], event.body
+            if agent.updated_at is not None and event.timestamp < agent.updated_at:
+                continue
+            values = {"name": body.name, "description": body.description, "updated_at": event.timestamp}
+            for field in ("mode", "max_input_chars", "max_output_chars"):
+                if getattr(body, field) is not None:
+                    values[field] = getattr(body, field)
+            if agent.pk is None:
+                for name, value in values.items():
+                    setattr(agent, name, value)
+            else:
+                dirty.set(agent, **values)
+        Agent.objects.bulk_create(created)
+        dirty.save(Agent)
+        self.agents_by_pk = {a.pk: a for a in self.agents.values()}
+
+    def agent_of_run(self, run_id):
+        """The agent whose payload mode governs a run's events: named by its start, here or earlier."""
+        for event in self.starts_by_run.get(run_id, ()):
+            return self.agents.get(event.body.agent_id)
+        run = self.runs.get(run_id)
+        if run is not None and run.agent_id:
+            return self.agents_by_pk.get(run.agent_id)
+        return None
+
+    def apply_policy(self):
+        redactor = policy.Redactor(RedactionRule.objects.filter(workspace=self.workspace, enabled=True))
+        self.starts_by_run = defaultdict(list)
+        for event in self.of_type("run.start"):
+            self.starts_by_run[event.body.run_id].append(event)
+        for event in self.events:
+            raw = event.body.model_dump(mode="json", exclude_unset=True)
+            raw = redactor.apply_to_body(raw)
+            run_id = raw.get("run_id")
+            agent = self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
+            raw = policy.apply_mode(raw, agent)
+            event.stored = raw
+            event.body = type(event.body).model_construct(**{**event.body.model_dump(), **raw})
+
+    def fold_sessions(self):
+        first_seen, last_seen, agent_of, user_of = {}, {}, {}, {}
+        for event in self.events:
+            session_id = getattr(event.body, "session_id", None)
+            if not session_id:
+                continue
+            first_seen.setdefault(session_id, event.timestamp)
+            last_seen[session_id] = event.timestamp
+            if getattr(event.body, "agent_id", None):
+                agent_of.setdefault(session_id, self.agents[event.body.agent_id])
+            if getattr(event.body, "user_id", None):
+                user_of.setdefault(session_id, event.body.user_id)
+        if not first_seen:
+            return
+        for session in Session.objects.filter(workspace=self.workspace, session_id__in=first_seen):
+            self.sessions[session.session_id] = session
+        created = []
+        dirty = Dirty()
+        for session_id in first_seen:
+            session = self.sessions.get(session_id)
+            if session is None:
+                session = Session(
+                    workspace=self.workspace,
+                    session_id=session_id,
+                    agent=agent_of.get(session_id),
+                    user_id=user_of.get(session_id, ""),
+                    started_at=first_seen[session_id],
+                    last_activity_at=last_seen[session_id],
+                )
+                self.sessions[session_id] = session
+                created.append(session)
+            else:
+                if session.agent_id is None and session_id in agent_of:
+                    dirty.set(session, agent=agent_of[session_id])
+                if not session.user_id and session_id in user_of:
+                    dirty.set(session, user_id=user_of[session_id])
+        Session.objects.bulk_create(created)
+        dirty.save(Session)
+        self.touched_sessions.update(s.pk for s in self.sessions.values())
+
+    def fold_runs(self):
+        created = []
+        for event in self.events:
+            run_id = getattr(event.body, "run_id", None)
+            if not run_id:
+                continue
+            run = self.runs.get(run_id)
+            if run is None:
+                run = Run(
+                    workspace=self.workspace,
+                    run_id=run_id,
+                    invocation_id=derive_invocation_id(run_id),
+                    started_at=event.timestamp,
+                    status=RunStatus.RUNNING,
+                    trace=[],
+                    metadata={},
+                    tags=[],
+                )
+                self.runs[run_id] = run
+                self.new_runs.add(run_id)
+                created.append(run)
+            self.fold_run_event(run, event)
+        Run.objects.bulk_create(created, batch_size=500)
+        for run_id in self.new_runs:
+            self.run_dirty.forget(self.runs[run_id])
+
+    def fold_run_event(self, run, event):
+        """Apply one event to a run. Events come in (timestamp, id) order within the batch."""
+        body, ts, set_ = event.body, event.timestamp, self.run_dirty.set
+        if ts < run.started_at:
+            set_(run, started_at=ts)
+        status = RUN_STATUS.get(event.type)
+        if status and later(ts, RUN_RANK[status], run.status_at, RUN_RANK[RunStatus(run.status)]):
+            set_(run, status=status, status_at=ts)
+        if event.type == "run.start":
+            agent = self.agents[body.agent_id]
+            session = self.sessions.get(body.session_id) if body.session_id else None
+            set_(
+                run,
+                has_start=True,
+                agent=agent,
+                session=session,
+                user_id=body.user_id or "",
+                workflow=body.workflow or "",
+                input=body.input,
+                metadata={**(body.metadata or {}), **body.extras()},
+                tags=body.tags or [],
+                graph=body.graph.model_dump()
+                if body.graph is not None and hasattr(body.graph, "model_dump")
+                else body.graph,
+            )
+            if body.invocation_id:
+                set_(run, invocation_id=body.invocation_id)
+        elif event.type == "run.complete":
+            set_(run, output=body.output)
+        elif event.type == "run.failed":
+            set_(run, error=body.error)
+        elif event.type == "state.checkpoint":
+            if run.state_at is None or ts >= run.state_at:
+                set_(run, state=body.state, state_at=ts)
+            if body.trace is not None and (run.trace_at is None or ts >= run.trace_at):
+                set_(run, trace=list(body.trace), trace_at=ts)
+        ended = run.status_at if run.status in RUN_FINAL else None
+        set_(run, ended_at=ended, duration_ms=duration_ms(run.started_at, ended))
+
+    def fold_tasks(self):
+        task_events = [e for e in self.events if e.type in TASK_EVENTS]
+        if not task_events:
+            return
+        keys = {(e.body.run_id, e.body.step_id) for e in task_events}
+        existing_runs = [self.runs[r].pk for r, _ in keys if r not in self.new_runs]
+        if existing_runs:
+            rows = Task.objects.filter(run__in=set(existing_runs), step_id__in={s for _, s in keys}).defer(
+                *TASK_PAYLOADS
+            )
+            by_pk = {r.pk: run_id for run_id, r in self.runs.items()}
+            for task in rows:
+                key = (by_pk[task.run_id], task.step_id)
+                if key in keys:
+                    self.tasks[key] = task
+        created, dirty = [], Dirty()
+        for event in task_events:
+            key = (event.body.run_id, event.body.step_id)
+            task = self.tasks.get(key)
+            if task is None:
+                task = Task(
+                    workspace=self.workspace,
+                    run=self.runs[key[0]],
+                    step_id=key[1],
+                    type=IMPLIED_TYPE.get(event.type, TaskType.FUNCTION),
+                    metadata={},
+                )
+                self.tasks[key] = task
+                created.append(task)
+            self.fold_task_event(task, event, dirty)
+        Task.objects.bulk_create(created, batch_size=500)
+        for task in created:
+            dirty.forget(task)
+        dirty.save(Task)
+        self.new_task_runs = {k[0] for k in keys}
+
+    def fold_task_event(self, task, event, dirty):
+        body, ts, set_ = event.body, event.timestamp, dirty.set
+        opened = task.started_at is not None
+        if event.type in TASK_OPENERS and (task.started_at is None or ts <= task.started_at):
+            values = {"started_at": ts}
+            if event.type == "step.start":
+                values.update(name=body.name, type=body.type or TaskType.FUNCTION, input=body.input)
+                values.update(parent_step_id=body.parent_id or "", attempt=body.attempt or 1)
+            elif event.type == "tool.call":
+                values.update(name=body.tool, type=TaskType.TOOL, input=body.args)
+                values.update(parent_step_id=body.parent_id or "")
+            elif event.type == "log":
+                values.update(name=body.name, type=TaskType.CUSTOM, input=body.input, output=body.output)
+                values.update(parent_step_id=body.parent_id or "")
+            elif event.type == "gate.waiting":
+                values.update(type=TaskType.GATE, name=body.name or task.name or body.step_id)
+            set_(task, **values)
+        elif not opened and event.type in IMPLIED_TYPE:
+            set_(task, type=IMPLIED_TYPE[event.type])
+        if not task.name and getattr(body, "name", None):
+            set_(task, name=body.name)
+        status = TASK_STATUS.get(event.type)
+        if status and later(ts, TASK_RANK[status], task.status_at, TASK_RANK[TaskStatus(task.status)]):
+            set_(task, status=status, status_at=ts)
+        if event.type in ("step.ok",):
+            set_(task, output=body.output)
+        elif event.type == "tool.ok":
+            set_(task, output=body.result)
+        elif event.type in ("step.failed", "tool.failed"):
+            set_(task, error=body.error)
+        extras = body.extras()
+        if event.type == "log":
+            extras = {**(body.metadata or {}), **extras, **({"level": body.level} if body.level else {})}
+        elif event.type.startswith("gate."):
+            extras.update({k: getattr(body, k) for k in ("approver", "comment") if getattr(body, k)})
+        if extras:
+            set_(task, metadata={**task.metadata, **extras})
+        ended = task.status_at if task.status in TASK_FINAL else None
+        set_(task, ended_at=ended, duration_ms=duration_ms(task.started_at, ended))
+
+    def insert_model_calls(self):
+        calls = []
+        prices = None
+        for event in self.of_type("llm.call"):
+            body = event.body
+            prompt, completion = body.prompt_tokens or 0, body.completion_tokens or 0
+            cached = body.cached_tokens or 0
+            input_cost = output_cost = Decimal(0)
+            if body.cost is not None:
+                cost = Decimal(body.cost)
+            else:
+                prices = prices or PriceBook(self.workspace)
+                priced = prices.cost(body.model, event.timestamp, prompt, completion, cached)
+                input_cost, output_cost = priced or (Decimal(0), Decimal(0))
+                cost = input_cost + output_cost
+            task = self.tasks.get((body.run_id, body.step_id)) if body.step_id else None
+            calls.append(
+                ModelCall(
+                    workspace=self.workspace,
+                    run=self.runs[body.run_id],
+                    task=task,
+                    step_id=body.step_id or "",
+                    call_id=body.call_id or event.id,
+                    provider=body.provider or "",
+                    model=body.model,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    cached_tokens=cached,
+                    total_tokens=prompt + completion,
+                    latency_ms=round(body.latency_ms) if body.latency_ms is not None else None,
+                    ttft_ms=round(body.ttft_ms) if body.ttft_ms is not None else None,
+                    input_cost=input_cost,
+                    output_cost=output_cost,
+                    cost=cost,
+                    finish_reason=body.finish_reason or "",
+                    status=body.status or ("error" if body.error else "ok"),
+                    error=body.error,
+                    request=body.request,
+                    response=body.response,
+                    metadata=body.extras(),
+                    created_at=event.timestamp,
+                )
+            )
+        # A call id seen before keeps its first row: the client retried the same call.
+        ModelCall.objects.bulk_create(calls, batch_size=500, ignore_conflicts=True)
+
+    def insert_messages(self):
+        messages = []
+        for event in self.of_type("message"):
+            body = event.body
+            metadata = {**(body.metadata or {}), **body.extras()}
+            role = body.role.lower()
+            if role not in KNOWN_ROLES:
+                metadata["role"] = body.role
+                role = ChatRole.CUSTOM
+            messages.append(
+                ChatMessage(
+                    workspace=self.workspace,
+                    session=self.sessions[body.session_id],
+                    run=self.runs.get(body.run_id) if body.run_id else None,
+                    step_id=body.step_id or "",
+                    event_id=event.id,
+                    role=role,
+                    content=body.content,
+                    metadata=metadata,
+                    created_at=event.timestamp,
+                )
+            )
+        ChatMessage.objects.bulk_create(messages, batch_size=500)
+
+    def insert_events(self):
+        Event.objects.bulk_create(
+            [
+                Event(
+                    workspace=self.workspace,
+                    event_id=e.id,
+                    type=e.type,
+                    run=self.run_for(e),
+                    step_id=getattr(e.body, "step_id", None) or "",
+                    timestamp=e.timestamp,
+                    payload=e.stored,
+                )
+                for e in self.events
+            ],
+            batch_size=500,
+        )
+
+    # -- what is derived from the stored rows -----------------------------------------------------
+
+    def finish_runs(self):
+        touched = [r.pk for r in self.runs.values()]
+        if not touched:
+            return
+        task_runs = {self.runs[r].pk for r in self.new_task_runs}
+        llm_runs = {self.runs[e.body.run_id].pk for e in self.of_type("llm.call")}
+        if task_runs or llm_runs:
+            link_runs = task_runs | llm_runs
+            ModelCall.objects.filter(run__in=link_runs, task__isnull=True).exclude(step_id="").update(
+                task=Subquery(
+                    Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("step_id")).values("pk")[:1]
+                )
+            )
+            called = ModelCall.objects.filter(task=OuterRef("pk")).values("task")
+            Task.objects.filter(pk__in=ModelCall.objects.filter(run__in=link_runs).values("task")).update(
+                total_tokens=Coalesce(Subquery(called.annotate(s=Sum("total_tokens")).values("s")), 0),
+                cost=Coalesce(Subquery(called.annotate(s=Sum("cost")).values("s")), Decimal(0)),
+            )
+        if task_runs:
+            Task.objects.filter(run__in=task_runs, parent__isnull=True).exclude(parent_step_id="").update(
+                parent=Subquery(
+                    Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("parent_step_id")).values("pk")[
+                        :1
+                    ]
+                )
+            )
+            renumber("tasks", "run_id", "COALESCE(started_at, status_at)", "step_id", task_runs)
+        if llm_runs:
+            sums = (
+                ModelCall.objects.filter(run__in=llm_runs)
+                .values("run")
+                .annotate(
+                    n=Count("id"),
+                    prompt=Sum("prompt_tokens"),
+                    completion=Sum("completion_tokens"),
+                    cached=Sum("cached_tokens"),
+                    total=Sum("total_tokens"),
+                    cost_sum=Sum("cost"),
+                )
+            )
+            by_pk = {r.pk: r for r in self.runs.values()}
+            for row in sums:
+                self.run_dirty.set(
+                    by_pk[row["run"]],
+                    model_calls=row["n"],
+                    prompt_tokens=row["prompt"] or 0,
+                    completion_tokens=row["completion"] or 0,
+                    cached_tokens=row["cached"] or 0,
+                    total_tokens=row["total"] or 0,
+                    cost=row["cost_sum"] or Decimal(0),
+                )
+        self.derive_traces(task_runs)
+        now = timezone.now()
+        for run in self.runs.values():
+            if self.run_dirty.has(run):
+                self.run_dirty.set(run, updated_at=now)
+            if run.session_id:
+                self.touched_sessions.add(run.session_id)
+        self.run_dirty.save(Run)
+
+    def derive_traces(self, task_runs):
+        """A run without a checkpointed trace shows its top-level tasks' names in start order."""
+        runs = [r for r in self.runs.values() if r.trace_at is None and r.pk in task_runs]
+        if not runs:
+            return
+        names = defaultdict(list)
+        rows = (
+            Task.objects.filter(run__in=[r.pk for r in runs], parent_step_id="")
+            .order_by("run", "sequence")
+            .values_list("run", "name", "step_id")
+        )
+        for run_pk, name, step_id in rows:
+            names[run_pk].append(name or step_id)
+        for run in runs:
+            self.run_dirty.set(run, trace=names[run.pk])
+
+    def finish_sessions(self):
+        if self.of_type("message"):
+            renumber(
+                "chat_messages",
+                "session_id",
+                "created_at",
+                "event_id",
+                {self.sessions[e.body.session_id].pk for e in self.of_type("message")},
+            )
+        if not self.touched_sessions:
+            return
+        ids = self.touched_sessions
+        runs = (
+            Run.objects.filter(session__in=ids)
+            .values("session")
+            .annotate(
+                n=Count("id"),
+                tokens=Sum("total_tokens"),
+                cost_sum=Sum("cost"),
+                failed=Count("id", filter=Q(status=RunStatus.FAILED)),
+                first=Min("started_at"),
+                last=Max(Coalesce("ended_at", "started_at")),
+            )
+        )
+        messages = (
+            ChatMessage.objects.filter(session__in=ids)
+            .values("session")
+            .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at"))
+        )
+        run_rows = {r["session"]: r for r in runs}
+        message_rows = {m["session"]: m for m in messages}
+
+        def latest(role):
+            return Subquery(
+                ChatMessage.objects.filter(session=OuterRef("pk"), role=role)
+                .order_by("-sequence")
+                .values("content")[:1]
+            )
+
+        dirty = Dirty()
+        for session in Session.objects.filter(pk__in=ids).annotate(
+            latest_user=latest(ChatRole.USER), latest_assistant=latest(ChatRole.ASSISTANT)
+        ):
+            r, m = run_rows.get(session.pk, {}), message_rows.get(session.pk, {})
+            times = [t for t in (r.get("first"), m.get("first")) if t]
+            lasts = [t for t in (r.get("last"), m.get("last")) if t]
+            dirty.set(
+                session,
+                run_count=r.get("n", 0),
+                message_count=m.get("n", 0),
+                total_tokens=r.get("tokens") or 0,
+                cost=r.get("cost_sum") or Decimal(0),
+                has_error=bool(r.get("failed")),
+                started_at=min(times) if times else session.started_at,
+                last_activity_at=max(lasts) if lasts else session.last_activity_at,
+                last_user_text=preview(decode(session.latest_user)),
+                last_assistant_text=preview(decode(session.latest_assistant)),
+            )
+        dirty.save(Session)
+
+
+def decode(value):
+    """A JSON column read through a subquery comes back as text on some backends."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def renumber(table, partition, order_by, tie_breaker, keys):
+    """Set `sequence` to each row's place within its partition, in SQL, touching only rows that move."""
+    keys = list(keys)
+    if not keys:
+        return
+    placeholders = ", ".join(["%s"] * len(keys))
+    # NULL times sort last on both SQLite and PostgreSQL.
+    sql = f"""
+        UPDATE {table} SET sequence = ranked.place
+        FROM (
+            SELECT id, ROW_NUMBER() OVER (
+                PARTITION BY {partition}
+                ORDER BY ({order_by}) IS NULL, {order_by}, {tie_breaker}, id
+            ) AS place
+            FROM {table} WHERE {partition} IN ({placeholders})
+        ) AS ranked
+        WHERE {table}.id = ranked.id AND {table}.sequence <> ranked.place
+    """  # noqa: S608 - table and column names are constants of this module
+    with connection.cursor() as cursor:
+        cursor.execute(sql, keys)

@@ -1,0 +1,110 @@
+"""What may be stored: text made storable, workspace redaction rules, and the agent's payload mode.
+
+All of it runs on an event's body before anything is written, the event log included.
+"""
+
+import json
+import logging
+import re
+
+from traces.models import PayloadMode, RedactionKind
+
+log = logging.getLogger(__name__)
+
+# Body fields that carry payloads. Ids and names are left alone so redaction never breaks the fold.
+INPUT_FIELDS = ("input", "args", "request", "state")
+OUTPUT_FIELDS = ("output", "result", "response", "error")
+TEXT_FIELDS = ("content", "metadata", "properties", "reason", "comment")
+PAYLOAD_FIELDS = INPUT_FIELDS + OUTPUT_FIELDS + TEXT_FIELDS
+OMITTED = "[omitted: minimal mode]"
+
+
+def storable_text(value):
+    """PostgreSQL stores neither NUL characters nor lone surrogates; replace them instead of failing."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def make_storable(value):
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(str(k)): make_storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [make_storable(v) for v in value]
+    return value
+
+
+class Redactor:
+    """A workspace's enabled rules, compiled once per batch."""
+
+    def __init__(self, rules):
+        self.patterns = []
+        self.keys = {}
+        for rule in rules:
+            if rule.kind == RedactionKind.KEY:
+                self.keys[rule.pattern.strip().lower()] = rule.replacement
+                continue
+            try:
+                self.patterns.append((re.compile(rule.pattern), rule.replacement))
+            except re.error as exc:  # rules are checked when saved; an old bad one must not stop ingest
+                log.warning("skipping redaction rule %s: %s", rule.pk, exc)
+
+    def __bool__(self):
+        return bool(self.patterns or self.keys)
+
+    def apply(self, value):
+        if isinstance(value, str):
+            for pattern, replacement in self.patterns:
+                value = pattern.sub(replacement, value)
+            return value
+        if isinstance(value, dict):
+            return {
+                k: self.keys[k.lower()] if k.lower() in self.keys else self.apply(v) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.apply(v) for v in value]
+        return value
+
+    def apply_to_body(self, body):
+        if not self:
+            return body
+        return {k: self.apply(v) if k in PAYLOAD_FIELDS else v for k, v in body.items()}
+
+
+def truncate(value, limit):
+    """Cut a payload to `limit` characters, saying what was cut."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return value[:limit] + f"… [truncated {len(value) - limit} chars]"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return value
+    return {"_truncated": True, "original_chars": len(text), "preview": text[:limit]}
+
+
+def apply_mode(body, agent):
+    """Apply the agent's payload mode (full, standard, minimal) to an event body."""
+    if agent is None or agent.mode == PayloadMode.FULL:
+        return body
+    body = dict(body)
+    if agent.mode == PayloadMode.MINIMAL:
+        for field in (*INPUT_FIELDS, *OUTPUT_FIELDS, "content"):
+            if body.get(field) is not None:
+                body[field] = OMITTED
+        return body
+    for field in INPUT_FIELDS:
+        if field in body:
+            body[field] = truncate(body[field], agent.max_input_chars)
+    for field in (*OUTPUT_FIELDS, "content"):
+        if field in body:
+            body[field] = truncate(body[field], agent.max_output_chars)
+    return body
