@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 from pydantic import Field
 
 from .ingest import ingest_batch, summarize
@@ -62,7 +63,7 @@ def read_body(request, limit):
 
 @router.post(
     "/ingest",
-    response={200: IngestOut, 207: IngestOut, 400: Problem, 413: Problem},
+    response={200: IngestOut, 207: IngestOut, 400: IngestOut | Problem, 413: Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
@@ -80,20 +81,21 @@ def ingest(request):
     limit = settings.INGEST_MAX_BYTES
     body = read_body(request, limit)
     if body is None:
-        return 413, {"detail": f"body larger than {limit} bytes", "field": "body"}
+        return Status(413, {"detail": f"body larger than {limit} bytes", "field": "body"})
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return 400, {"detail": f"body is not JSON: {exc}", "field": "body"}
+        return Status(400, {"detail": f"body is not JSON: {exc}", "field": "body"})
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
-        return 400, {"detail": 'body must be an object {"batch": [event, …]}', "field": "batch"}
+        return Status(400, {"detail": 'body must be an object {"batch": [event, …]}', "field": "batch"})
     events = payload["batch"]
     if len(events) > settings.INGEST_MAX_EVENTS:
-        return 413, {"detail": f"at most {settings.INGEST_MAX_EVENTS} events per batch", "field": "batch"}
+        detail = f"at most {settings.INGEST_MAX_EVENTS} events per batch"
+        return Status(413, {"detail": detail, "field": "batch"})
     outcome = summarize(ingest_batch(request.workspace, events))
     if not outcome["rejected"]:
-        return 200, outcome
-    return (400 if outcome["rejected"] == len(events) else 207), outcome
+        return Status(200, outcome)
+    return Status(400 if outcome["rejected"] == len(events) else 207, outcome)
 
 
 class RunOut(Schema):

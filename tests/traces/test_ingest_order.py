@@ -1,0 +1,77 @@
+"""The fold gives the same rows whatever order a run's events arrive in, in one batch or many."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from tests.events import workflow_run
+from tests.factories import make_workspace
+from traces.ingest import ingest_batch
+from traces.models import ChatMessage, Event, ModelCall, Run, Session, Task
+
+EVENTS = workflow_run("r-order", session_id="s-order", steps=3) + workflow_run(
+    "r-order-2", session_id="s-order", steps=1, fail=True, start=10
+)
+
+
+def snapshot(workspace):
+    """Every folded row of a workspace, without surrogate keys or wall-clock bookkeeping."""
+    runs = Run.objects.filter(workspace=workspace).order_by("run_id")
+    tasks = (
+        Task.objects.filter(workspace=workspace)
+        .select_related("run", "parent")
+        .order_by("run__run_id", "step_id")
+    )
+    calls = ModelCall.objects.filter(workspace=workspace).select_related("run", "task").order_by("call_id")
+    turns = ChatMessage.objects.filter(workspace=workspace).order_by("event_id")
+    sessions = Session.objects.filter(workspace=workspace).select_related("agent")
+    skip = {"id", "workspace", "updated_at", "run", "parent", "task", "session", "agent", "received_at"}
+
+    def fields(obj):
+        row = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in skip}
+        return row
+
+    return {
+        "runs": [{**fields(r), "session": r.session.session_id, "agent": r.agent.agent_id} for r in runs],
+        "tasks": [{**fields(t), "run": t.run.run_id, "parent": t.parent and t.parent.step_id} for t in tasks],
+        "calls": [{**fields(c), "run": c.run.run_id, "task": c.task and c.task.step_id} for c in calls],
+        "turns": [fields(m) for m in turns],
+        "sessions": [{**fields(s), "agent": s.agent.agent_id} for s in sessions],
+        "events": sorted(
+            Event.objects.filter(workspace=workspace).values_list("event_id", "type", "timestamp")
+        ),
+    }
+
+
+def ingest_in_batches(events, cuts):
+    workspace = make_workspace()
+    bounds = sorted({0, len(events), *cuts})
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        ingest_batch(workspace, events[start:end])
+    return workspace
+
+
+class OrderPropertyTest(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.expected = snapshot(ingest_in_batches(EVENTS, []))
+
+    def test_the_reference_run_is_complete(self):
+        self.assertEqual(len(self.expected["runs"]), 2)
+        self.assertEqual(len(self.expected["tasks"]), 3 * 2 + 2 + 1 * 2 + 2)
+        self.assertEqual([r["status"] for r in self.expected["runs"]], ["completed", "failed"])
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        order=st.permutations(EVENTS),
+        cuts=st.lists(st.integers(min_value=1, max_value=len(EVENTS) - 1), max_size=6),
+    )
+    def test_any_order_and_any_split_gives_the_same_rows(self, order, cuts):
+        self.assertEqual(snapshot(ingest_in_batches(order, cuts)), self.expected)
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(order=st.permutations(EVENTS), repeat=st.lists(st.integers(0, len(EVENTS) - 1), max_size=8))
+    def test_resending_events_changes_nothing(self, order, repeat):
+        workspace = ingest_in_batches(order, [len(order) // 2])
+        ingest_batch(workspace, [order[i] for i in repeat])
+        self.assertEqual(snapshot(workspace), self.expected)
