@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 from django.db.models import Count, Q, Sum
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -16,7 +15,7 @@ def root(request):
     """Send a user to their first workspace."""
     workspace = user_workspaces(request.user).order_by("name", "id").first()
     if workspace is None:
-        raise Http404("You are not a member of any workspace yet: ask an admin to add you.")
+        return render(request, "backoffice/no_workspace.html")
     return redirect("home", workspace=workspace.slug)
 
 

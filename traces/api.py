@@ -205,7 +205,7 @@ def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
     rows = list(
         Task.objects.filter(run=run, sequence__gt=paging.offset)
         .select_related("parent")
-        .only(*[f for f in TaskOut.model_fields if f != "parent_id"], "parent__step_id")
+        .only(*[f for f in TaskOut.model_fields if f != "parent_id"], "parent_step_id", "parent__step_id")
         .order_by("sequence", "id")[: paging.limit + 1]
     )
     tasks = [
