@@ -289,6 +289,11 @@ class Fold:
                 self.sessions[session_id] = session
                 created.append(session)
             else:
+                dirty.set(
+                    session,
+                    started_at=min(session.started_at, first_seen[session_id]),
+                    last_activity_at=max(session.last_activity_at, last_seen[session_id]),
+                )
                 if session.agent_id is None and session_id in agent_of:
                     dirty.set(session, agent=agent_of[session_id])
                 if not session.user_id and session_id in user_of:
@@ -656,8 +661,10 @@ class Fold:
                 total_tokens=r.get("tokens") or 0,
                 cost=r.get("cost_sum") or Decimal(0),
                 has_error=bool(r.get("failed")),
-                started_at=min(times) if times else session.started_at,
-                last_activity_at=max(lasts) if lasts else session.last_activity_at,
+                # Min and max with what the row holds, so sessions named only by business events
+                # still get the same times whatever the order of batches.
+                started_at=min([session.started_at, *times]),
+                last_activity_at=max([session.last_activity_at, *lasts]),
                 last_user_text=preview(decode(session.latest_user)),
                 last_assistant_text=preview(decode(session.latest_assistant)),
             )
