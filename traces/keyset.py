@@ -58,7 +58,7 @@ class Keyset:
 
     def page(self, queryset, *, after=None, before=None, size=50):
         """One page of `size` rows after the `after` cursor or before the `before` one; one query."""
-        forward = before is None
+        forward = not before
         if after and forward:
             queryset = queryset.filter(self.beyond(after, True))
         elif before:

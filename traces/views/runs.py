@@ -166,6 +166,8 @@ def run_chat(request, run_id):
     run = get_run(request, run_id)
     # A run's turns are few (one conversation exchange); the cap keeps a runaway run's page light.
     turns = list(ChatMessage.objects.filter(run=run).order_by("sequence", "id")[:1000])
+    for turn in turns:
+        turn.run = run  # every turn's run is this one: no need to fetch it again
     return render_run_tab(request, run, "chat", "traces/run_chat.html", {"turns": turns})
 
 
