@@ -14,6 +14,9 @@ from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
 
+CENT_FRACTION = Decimal("1e-10")  # the decimal places of the cost columns
+
+
 @dataclass
 class ModelRow:
     model: str
@@ -30,6 +33,11 @@ class ModelRow:
     @property
     def error_rate(self):
         return 100 * self.errors / self.calls if self.calls else None
+
+
+def money(value):
+    """A summed cost at the column's precision: SQLite adds decimals as floats."""
+    return Decimal(str(value or 0)).quantize(CENT_FRACTION)
 
 
 def model_rollup(calls):
@@ -56,6 +64,6 @@ def model_rollup(calls):
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
-        ModelRow(m, p, n, int(pt or 0), int(ct or 0), int(tt or 0), p50, p95, Decimal(str(cost or 0)), int(e or 0))
+        ModelRow(m, p, n, int(pt or 0), int(ct or 0), int(tt or 0), p50, p95, money(cost), int(e or 0))
         for m, p, n, pt, ct, tt, p50, p95, cost, e in rows
     ]
