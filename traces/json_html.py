@@ -72,7 +72,7 @@ class JsonHtml:
         return format_html(
             '<details class="j-node" data-key="{}"{}><summary><span class="j-punct">{}</span>'
             '<span class="j-count">{}</span></summary><ul>{}</ul><span class="j-punct">{}</span></details>',
-            f"{self.key}{path}",
+            f"json:{self.key}{path}",
             mark_safe(" open") if depth < OPEN_DEPTH else "",
             start,
             count,

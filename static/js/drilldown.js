@@ -38,10 +38,13 @@
     }
   });
 
-  document.addEventListener("toggle", (event) => {
-    const details = event.target;
-    if (details.matches?.("details[data-key]") && event.isTrusted) opened.set(details.dataset.key, details.open);
-  }, true);
+  // Only the operator's own clicks are remembered, not the folds a page starts with.
+  document.addEventListener("click", (event) => {
+    const summary = event.target.closest("details[data-key] > summary");
+    if (!summary) return;
+    const details = summary.parentElement;
+    setTimeout(() => opened.set(details.dataset.key, details.open));
+  });
 
   let scroll = null;
   document.addEventListener("htmx:beforeSwap", (event) => {

@@ -80,7 +80,7 @@ class RunPageTest(DrilldownTestCase):
     def test_the_state_tab_shows_collapsible_escaped_json_cut_with_show_all(self):
         self.as_("viewer")
         response = self.client.get(self.url("runs/quiet/state/"))
-        self.assertContains(response, '<details class="j-node" data-key="state"')
+        self.assertContains(response, '<details class="j-node" data-key="json:state"')
         self.assertContains(response, "&quot;&lt;b&gt;x&lt;/b&gt;&quot;", count=0)
         self.assertContains(response, "&lt;b&gt;x&lt;/b&gt;")
         self.assertNotContains(response, "<b>x</b>")
