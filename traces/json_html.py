@@ -67,7 +67,9 @@ class JsonHtml:
                 rows.append(format_html('<li class="j-cut">… {} more</li>', f"{len(entries) - index:,}"))
                 break
             label = format_html('<span class="j-key">"{}"</span>: ', name) if noun == "key" else ""
-            rows.append(format_html("<li>{}{}</li>", label, mark_safe(self.value(child, f"{path}.{name}", depth + 1))))
+            rows.append(
+                format_html("<li>{}{}</li>", label, mark_safe(self.value(child, f"{path}.{name}", depth + 1)))
+            )
         count = f"{len(entries):,} {noun}{'' if len(entries) == 1 else 's'}"
         return format_html(
             '<details class="j-node" data-key="{}"{}><summary><span class="j-punct">{}</span>'

@@ -13,7 +13,6 @@ from django.db import connection
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
-
 CENT_FRACTION = Decimal("1e-10")  # the decimal places of the cost columns
 
 
@@ -44,12 +43,22 @@ def model_rollup(calls):
     """One ModelRow per (model, provider) of the `calls` queryset, busiest first."""
     group = [F("model"), F("provider")]
     ranked = calls.annotate(
-        place=Window(RowNumber(), partition_by=group, order_by=[F("latency_ms").asc(nulls_last=True), F("id")]),
+        place=Window(
+            RowNumber(), partition_by=group, order_by=[F("latency_ms").asc(nulls_last=True), F("id")]
+        ),
         timed=Window(Count("latency_ms"), partition_by=group),
     ).values(
-        "model", "provider", "prompt_tokens", "completion_tokens", "total_tokens", "latency_ms", "cost", "status",
-        "place", "timed",
-    )  # fmt: skip
+        "model",
+        "provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "latency_ms",
+        "cost",
+        "status",
+        "place",
+        "timed",
+    )
     inner, params = ranked.query.sql_with_params()
     sql = f"""
         SELECT model, provider, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens),

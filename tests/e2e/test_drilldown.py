@@ -4,7 +4,9 @@ from tests.traces.scenario import make_conversation
 from .conftest import log_in
 
 
-def test_an_operator_drills_down_from_conversations_to_a_task(transactional_db, live_server, page, screenshot):
+def test_an_operator_drills_down_from_conversations_to_a_task(
+    transactional_db, live_server, page, screenshot
+):
     workspace = make_workspace(slug="acme", name="Acme")
     user = make_member(workspace, "viewer", username="ada")
     make_conversation(workspace, "conv-refund", turns=3)
@@ -74,8 +76,17 @@ def test_a_running_run_updates_itself_and_stops_when_it_ends(transactional_db, l
     page.goto(f"{live_server.url}/w/acme/runs/{run_id}/")
     page.wait_for_selector("#run-live", state="attached")
     page.click("[data-fold]")  # fold the plan step: the operator's choice must survive refreshes
-    ingest_batch(workspace, [{"id": "finish", "type": "run.complete", "timestamp": BASE.replace(minute=5).isoformat(),
-                              "body": {"run_id": run_id}}])  # fmt: skip
+    ingest_batch(
+        workspace,
+        [
+            {
+                "id": "finish",
+                "type": "run.complete",
+                "timestamp": BASE.replace(minute=5).isoformat(),
+                "body": {"run_id": run_id},
+            }
+        ],
+    )
     page.wait_for_selector("#run-header .badge.completed", timeout=15_000)
     assert page.locator("#run-live").count() == 0
     assert not page.is_visible("text=search_docs")

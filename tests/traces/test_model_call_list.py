@@ -17,12 +17,20 @@ class ModelCallListTest(DrilldownTestCase):
         cls.calls_run = make_run(cls.workspace, run_id="r1", started_at=now)
         # Latencies 100, 200, … 2000 ms for gpt-4o-mini; one call without a latency; one error.
         for i in range(1, 21):
-            make_model_call(cls.calls_run, latency_ms=i * 100, created_at=now - timedelta(seconds=i), step_id="s1")
+            make_model_call(
+                cls.calls_run, latency_ms=i * 100, created_at=now - timedelta(seconds=i), step_id="s1"
+            )
         make_model_call(cls.calls_run, latency_ms=None, created_at=now)
         make_model_call(
-            cls.calls_run, model="claude-3-5-haiku", provider="anthropic", latency_ms=900, status="error",
-            error={"message": "overloaded"}, cost=Decimal("0.02"), created_at=now - timedelta(minutes=5),
-        )  # fmt: skip
+            cls.calls_run,
+            model="claude-3-5-haiku",
+            provider="anthropic",
+            latency_ms=900,
+            status="error",
+            error={"message": "overloaded"},
+            cost=Decimal("0.02"),
+            created_at=now - timedelta(minutes=5),
+        )
         make_model_call(cls.calls_run, model="old-model", created_at=now - timedelta(days=30))
         make_model_call(make_run(cls.cast["other_workspace"]), model="their-model")
 
@@ -65,7 +73,9 @@ class ModelCallListTest(DrilldownTestCase):
         }
         for query, count in cases.items():
             with self.subTest(query):
-                self.assertEqual(len(self.client.get(self.url(f"model-calls/?{query}")).context["page"].rows), count)
+                self.assertEqual(
+                    len(self.client.get(self.url(f"model-calls/?{query}")).context["page"].rows), count
+                )
 
     def test_it_answers_htmx_with_the_results_fragment(self):
         self.as_("viewer")
@@ -75,7 +85,9 @@ class ModelCallListTest(DrilldownTestCase):
 
     def test_it_rejects_bad_filters(self):
         self.as_("viewer")
-        self.assertContains(self.client.get(self.url("model-calls/?status=maybe"), headers=HX), "status", status_code=400)
+        self.assertContains(
+            self.client.get(self.url("model-calls/?status=maybe"), headers=HX), "status", status_code=400
+        )
 
     def test_it_is_hidden_from_outsiders(self):
         self.assert_hidden_from_outsiders("model-calls/")

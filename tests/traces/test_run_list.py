@@ -13,19 +13,31 @@ class RunListTest(DrilldownTestCase):
         super().setUpTestData()
         cls.agent = make_agent(cls.workspace, agent_id="support-bot", name="Support bot")
         now = timezone.now()
-        cls.fast = make_run(cls.workspace, run_id="run-fast", agent=cls.agent, duration_ms=800, started_at=now)
+        cls.fast = make_run(
+            cls.workspace, run_id="run-fast", agent=cls.agent, duration_ms=800, started_at=now
+        )
         cls.slow = make_run(
-            cls.workspace, run_id="run-slow", workflow="billing", duration_ms=12_000,
+            cls.workspace,
+            run_id="run-slow",
+            workflow="billing",
+            duration_ms=12_000,
             started_at=now - timedelta(minutes=1),
-        )  # fmt: skip
+        )
         cls.failed = make_run(
-            cls.workspace, run_id="run-failed", status="failed", error={"message": "boom"},
+            cls.workspace,
+            run_id="run-failed",
+            status="failed",
+            error={"message": "boom"},
             started_at=now - timedelta(days=3),
-        )  # fmt: skip
+        )
         cls.running = make_run(
-            cls.workspace, run_id="run-running", status="running", ended_at=None, duration_ms=None,
+            cls.workspace,
+            run_id="run-running",
+            status="running",
+            ended_at=None,
+            duration_ms=None,
             started_at=now - timedelta(minutes=2),
-        )  # fmt: skip
+        )
         Review.objects.create(workspace=cls.workspace, run=cls.fast, rating="good", comment="Answered well.")
         make_run(cls.cast["other_workspace"], run_id="run-elsewhere")
 
@@ -66,7 +78,11 @@ class RunListTest(DrilldownTestCase):
 
     def test_it_rejects_bad_filters_with_a_400_naming_them(self):
         self.as_("viewer")
-        for query, field in (("status=exploded", "status"), ("min_duration=-1", "min_duration"), ("after=1", "after")):
+        for query, field in (
+            ("status=exploded", "status"),
+            ("min_duration=-1", "min_duration"),
+            ("after=1", "after"),
+        ):
             response = self.client.get(self.url(f"runs/?{query}"), headers=HX)
             self.assertContains(response, field, status_code=400)
 
@@ -82,7 +98,9 @@ class RunListQueriesTest(DrilldownTestCase):
             for i in range(count):
                 run = make_run(self.workspace, agent=agent, status="running" if i % 3 else "failed")
                 if i % 2:
-                    Review.objects.create(workspace=self.workspace, run=run, rating="bad", comment="Not helpful.")
+                    Review.objects.create(
+                        workspace=self.workspace, run=run, rating="bad", comment="Not helpful."
+                    )
             with self.assertNumQueries(6):
                 self.client.get(self.url("runs/"))
 

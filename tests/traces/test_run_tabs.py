@@ -13,7 +13,9 @@ class RunPageTest(DrilldownTestCase):
     def setUpTestData(cls):
         super().setUpTestData()
         cls.run_id = make_conversation(cls.workspace, "conv-refund", turns=1, fail_last=True)[0]
-        cls.quiet = make_run(cls.workspace, run_id="quiet", state={"cart": ["<b>x</b>"] * 3, "note": "y" * 2000})
+        cls.quiet = make_run(
+            cls.workspace, run_id="quiet", state={"cart": ["<b>x</b>"] * 3, "note": "y" * 2000}
+        )
 
     def test_the_header_shows_ids_status_timings_tokens_cost_and_the_trace(self):
         self.as_("viewer")
@@ -74,8 +76,12 @@ class RunPageTest(DrilldownTestCase):
         self.assertNotContains(steps, "tool.call")
         self.assertNotContains(steps, 'id="run-header"')
         errors = self.client.get(self.url(f"runs/{self.run_id}/events/?error=on"))
-        self.assertEqual([e.type for e in errors.context["events"]], ["tool.failed", "step.failed", "run.failed"])
-        self.assertContains(self.client.get(self.url(f"runs/{self.run_id}/events/?kind=nope")), "kind", status_code=400)
+        self.assertEqual(
+            [e.type for e in errors.context["events"]], ["tool.failed", "step.failed", "run.failed"]
+        )
+        self.assertContains(
+            self.client.get(self.url(f"runs/{self.run_id}/events/?kind=nope")), "kind", status_code=400
+        )
 
     def test_the_state_tab_shows_collapsible_escaped_json_cut_with_show_all(self):
         self.as_("viewer")
@@ -100,9 +106,13 @@ class RunPageTest(DrilldownTestCase):
         self.as_("viewer")
         response = self.client.get(self.url("runs/chatty/events/"))
         self.assertContains(response, f"?full=event-{event.pk}")
-        full = self.client.get(self.url(f"runs/chatty/events/?full=event-{event.pk}"), headers=hx(f"json-event-{event.pk}"))
+        full = self.client.get(
+            self.url(f"runs/chatty/events/?full=event-{event.pk}"), headers=hx(f"json-event-{event.pk}")
+        )
         self.assertContains(full, "z" * 900)
-        other_run = self.client.get(self.url(f"runs/quiet/events/?full=event-{event.pk}"), headers=hx(f"json-event-{event.pk}"))
+        other_run = self.client.get(
+            self.url(f"runs/quiet/events/?full=event-{event.pk}"), headers=hx(f"json-event-{event.pk}")
+        )
         self.assertEqual(other_run.status_code, 404)
 
     def test_a_running_run_refreshes_while_it_runs_and_stops_after(self):
@@ -116,7 +126,9 @@ class RunPageTest(DrilldownTestCase):
         self.assertContains(header, 'hx-target="#run-header"')
         self.assertNotContains(header, 'id="tab-panel"')
         Run.objects.filter(run_id=run_id).update(status="completed")
-        self.assertNotContains(self.client.get(self.url(f"runs/{run_id}/"), headers=hx("run-page")), 'id="run-live"')
+        self.assertNotContains(
+            self.client.get(self.url(f"runs/{run_id}/"), headers=hx("run-page")), 'id="run-live"'
+        )
 
     def test_a_run_of_another_workspace_is_404_on_every_tab(self):
         for tab in TABS:
@@ -134,9 +146,18 @@ class BigRunTest(DrilldownTestCase):
         cls.big = make_run(cls.workspace, run_id="big")
         loop = make_task(cls.big, step_id="loop", name="for each", type="foreach", sequence=1)
         Task.objects.bulk_create(
-            Task(workspace=cls.workspace, run=cls.big, step_id=f"doc-{i:05d}", name=f"doc {i}", parent=loop,
-                 parent_step_id="loop", sequence=i + 2, status="ok",
-                 started_at=cls.big.started_at + timedelta(milliseconds=i), duration_ms=3)  # fmt: skip
+            Task(
+                workspace=cls.workspace,
+                run=cls.big,
+                step_id=f"doc-{i:05d}",
+                name=f"doc {i}",
+                parent=loop,
+                parent_step_id="loop",
+                sequence=i + 2,
+                status="ok",
+                started_at=cls.big.started_at + timedelta(milliseconds=i),
+                duration_ms=3,
+            )
             for i in range(9999)
         )
 
@@ -166,7 +187,9 @@ class RunTabQueriesTest(DrilldownTestCase):
         for i in range(size):
             task = make_task(run, parent=parent if i % 3 else None)
             parent = parent or task
-            make_event(run, type="step.ok" if i % 2 else "step.failed", step_id=task.step_id, payload={"i": i})
+            make_event(
+                run, type="step.ok" if i % 2 else "step.failed", step_id=task.step_id, payload={"i": i}
+            )
             make_message(session, run=run, role="assistant" if i % 2 else "user", content=f"turn {i}")
         return run
 

@@ -13,10 +13,18 @@ class SessionDetailTest(DrilldownTestCase):
         rich = make_session(cls.workspace, session_id="conv-rich")
         make_message(rich, role="system", content="You are a support agent.")
         make_message(rich, content="<script>alert('x')</script> <b>hi</b>")
-        make_message(rich, role="assistant", content={"type": "buttons", "buttons": [{"label": "Refund"}, "Human"]})
-        make_message(rich, role="assistant", content={"type": "card", "html": "<img src=x onerror=alert(1)>"},
-                     metadata={"channel": "web"})  # fmt: skip
-        make_message(rich, role="assistant", content={"type": "image", "url": "https://example.com/a.png", "alt": "A"})
+        make_message(
+            rich, role="assistant", content={"type": "buttons", "buttons": [{"label": "Refund"}, "Human"]}
+        )
+        make_message(
+            rich,
+            role="assistant",
+            content={"type": "card", "html": "<img src=x onerror=alert(1)>"},
+            metadata={"channel": "web"},
+        )
+        make_message(
+            rich, role="assistant", content={"type": "image", "url": "https://example.com/a.png", "alt": "A"}
+        )
 
     def test_it_shows_the_turns_in_order_as_bubbles(self):
         self.as_("viewer")
@@ -36,7 +44,9 @@ class SessionDetailTest(DrilldownTestCase):
 
     def test_it_opens_a_run_in_the_side_panel_as_a_fragment(self):
         self.as_("viewer")
-        response = self.client.get(self.url(f"conversations/conv-refund/?run={self.run_ids[0]}"), headers=hx("run-panel"))
+        response = self.client.get(
+            self.url(f"conversations/conv-refund/?run={self.run_ids[0]}"), headers=hx("run-panel")
+        )
         self.assert_fragment(response)
         self.assertContains(response, 'id="run-panel"')
         self.assertContains(response, "search_docs")
@@ -71,8 +81,15 @@ class SessionDetailTest(DrilldownTestCase):
     def test_it_shows_the_latest_turns_and_loads_earlier_ones(self):
         session = make_session(self.workspace, session_id="long")
         ChatMessage.objects.bulk_create(
-            ChatMessage(workspace=self.workspace, session=session, event_id=f"e{i}", sequence=i, role="user",
-                        content=f"turn number {i:03d}", created_at=session.started_at)  # fmt: skip
+            ChatMessage(
+                workspace=self.workspace,
+                session=session,
+                event_id=f"e{i}",
+                sequence=i,
+                role="user",
+                content=f"turn number {i:03d}",
+                created_at=session.started_at,
+            )
             for i in range(1, 251)
         )
         self.as_("viewer")
@@ -111,8 +128,13 @@ class SessionDetailQueriesTest(DrilldownTestCase):
         for _ in range(count):
             make_task(run)
         for i in range(count):
-            make_message(session, role="user" if i % 2 else "assistant", content=f"turn {i}", run=run,
-                         metadata={"i": i})  # fmt: skip
+            make_message(
+                session,
+                role="user" if i % 2 else "assistant",
+                content=f"turn {i}",
+                run=run,
+                metadata={"i": i},
+            )
         return run
 
     def test_it_issues_the_same_queries_for_2_and_200_turns(self):
@@ -125,4 +147,7 @@ class SessionDetailQueriesTest(DrilldownTestCase):
             with self.assertNumQueries(8):
                 self.client.get(self.url(f"conversations/{session.session_id}/?run={run.run_id}"))
             with self.assertNumQueries(6):
-                self.client.get(self.url(f"conversations/{session.session_id}/?run={run.run_id}"), headers=HX | hx("run-panel"))
+                self.client.get(
+                    self.url(f"conversations/{session.session_id}/?run={run.run_id}"),
+                    headers=HX | hx("run-panel"),
+                )

@@ -13,16 +13,28 @@ class SessionListTest(DrilldownTestCase):
         cls.agent = make_agent(cls.workspace, agent_id="support-bot", name="Support bot")
         now = timezone.now()
         cls.refund = make_session(
-            cls.workspace, session_id="conv-refund", agent=cls.agent, user_id="customer-17",
-            last_user_text="Can I get a refund?", last_assistant_text="Yes, it is on its way.",
-            last_activity_at=now - timedelta(minutes=1), run_count=1, total_tokens=1234,
-        )  # fmt: skip
+            cls.workspace,
+            session_id="conv-refund",
+            agent=cls.agent,
+            user_id="customer-17",
+            last_user_text="Can I get a refund?",
+            last_assistant_text="Yes, it is on its way.",
+            last_activity_at=now - timedelta(minutes=1),
+            run_count=1,
+            total_tokens=1234,
+        )
         make_message(cls.refund, content="Can I get a refund for order #4400?")
-        make_message(cls.refund, role="assistant", content={"type": "text", "text": "Yes, the café refunds it."})
+        make_message(
+            cls.refund, role="assistant", content={"type": "text", "text": "Yes, the café refunds it."}
+        )
         cls.broken = make_session(
-            cls.workspace, session_id="conv-broken", has_error=True, user_id="customer-9",
-            last_user_text="<script>alert(1)</script>", last_activity_at=now - timedelta(minutes=2),
-        )  # fmt: skip
+            cls.workspace,
+            session_id="conv-broken",
+            has_error=True,
+            user_id="customer-9",
+            last_user_text="<script>alert(1)</script>",
+            last_activity_at=now - timedelta(minutes=2),
+        )
         make_message(cls.broken, content="My order never came")
         make_session(cls.cast["other_workspace"], session_id="conv-elsewhere")
 
@@ -63,7 +75,9 @@ class SessionListTest(DrilldownTestCase):
     def test_it_filters_by_date_range(self):
         self.as_("viewer")
         today = timezone.now().date()
-        self.assertContains(self.client.get(self.url(f"conversations/?since={today}&until={today}")), "conv-refund")
+        self.assertContains(
+            self.client.get(self.url(f"conversations/?since={today}&until={today}")), "conv-refund"
+        )
         past = today - timedelta(days=3)
         self.assertNotContains(self.client.get(self.url(f"conversations/?until={past}")), "conv-refund")
 

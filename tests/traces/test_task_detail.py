@@ -74,4 +74,6 @@ class TaskDetailQueriesTest(DrilldownTestCase):
             with self.assertNumQueries(8):
                 self.client.get(self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"))
             with self.assertNumQueries(7):
-                self.client.get(self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"), headers=HX | hx("task-page"))
+                self.client.get(
+                    self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"), headers=HX | hx("task-page")
+                )

@@ -60,8 +60,12 @@ def search_page(sessions, text, after):
     """A page of conversations mentioning `text` among the next SEARCH_WINDOW ones. Two queries."""
     if after:
         sessions = sessions.filter(SESSIONS.beyond(after, True))
-    window = list(sessions.order_by(*SESSIONS.ordering()).values_list("last_activity_at", "pk")[:SEARCH_WINDOW])
-    page = SESSIONS.page(sessions.filter(pk__in=[pk for _, pk in window]).filter(Exists(mentions(text))), size=PAGE_SIZE)
+    window = list(
+        sessions.order_by(*SESSIONS.ordering()).values_list("last_activity_at", "pk")[:SEARCH_WINDOW]
+    )
+    page = SESSIONS.page(
+        sessions.filter(pk__in=[pk for _, pk in window]).filter(Exists(mentions(text))), size=PAGE_SIZE
+    )
     if page.next is None and len(window) == SEARCH_WINDOW:
         last_time, last_pk = window[-1]
         page.next = f"{encode(last_time)}.{last_pk}"
@@ -115,8 +119,18 @@ def session_detail(request, session_id):
     target = fragment_target(request)
     context = {"session": session, "panel_url": request.path}
     if target != "run-panel":
-        turns = ChatMessage.objects.filter(session=session).select_related("run").defer(
-            "run__input", "run__output", "run__error", "run__state", "run__graph", "run__trace", "run__metadata"
+        turns = (
+            ChatMessage.objects.filter(session=session)
+            .select_related("run")
+            .defer(
+                "run__input",
+                "run__output",
+                "run__error",
+                "run__state",
+                "run__graph",
+                "run__trace",
+                "run__metadata",
+            )
         )
         page = TURNS.page(turns, after=data["before"], size=TURNS_PER_PAGE)
         page.rows.reverse()
@@ -128,7 +142,11 @@ def session_detail(request, session_id):
             newer_turns=bool(data["before"]),
         )
     if data["run"] and target in (None, "run-panel"):
-        runs = Run.objects.filter(session=session).select_related("agent").defer("input", "output", "state", "graph")
+        runs = (
+            Run.objects.filter(session=session)
+            .select_related("agent")
+            .defer("input", "output", "state", "graph")
+        )
         run = get_object_or_404(runs, run_id=data["run"])
         context.update(
             panel_run=run,
@@ -137,5 +155,8 @@ def session_detail(request, session_id):
             close_url=query_url(request, run=None),
         )
     return render_region(
-        request, "traces/session_detail.html", context, {"turns": "turns", "turns-earlier": "earlier", "run-panel": "panel"}
+        request,
+        "traces/session_detail.html",
+        context,
+        {"turns": "turns", "turns-earlier": "earlier", "run-panel": "panel"},
     )

@@ -20,10 +20,24 @@ CALLS = Keyset("created_at")
 # Without a chosen range the roll-up covers this much, so its query stays bounded.
 DEFAULT_ROLLUP_DAYS = 7
 LISTED_FIELDS = (
-    "id", "run__run_id", "run__invocation_id", "step_id", "call_id", "provider", "model", "prompt_tokens",
-    "completion_tokens", "cached_tokens", "total_tokens", "latency_ms", "ttft_ms", "cost", "finish_reason",
-    "status", "created_at",
-)  # fmt: skip
+    "id",
+    "run__run_id",
+    "run__invocation_id",
+    "step_id",
+    "call_id",
+    "provider",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "total_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "cost",
+    "finish_reason",
+    "status",
+    "created_at",
+)
 
 
 @require_GET
@@ -46,7 +60,10 @@ def model_call_list(request):
     elif data["status"] == "error":
         calls = calls.filter(~Q(status="ok"))
     page = CALLS.page(
-        calls.select_related("run").only(*LISTED_FIELDS), after=data["after"], before=data["before"], size=PAGE_SIZE
+        calls.select_related("run").only(*LISTED_FIELDS),
+        after=data["after"],
+        before=data["before"],
+        size=PAGE_SIZE,
     )
     default_range = not (data["since"] or data["until"])
     if default_range:

@@ -65,7 +65,11 @@ def get_run(request, run_id, *, payloads=()):
 
 def run_tabs(request, run):
     return [
-        {"slug": tab.slug, "label": tab.label, "url": reverse(tab.url_name, args=[request.workspace.slug, run.run_id])}
+        {
+            "slug": tab.slug,
+            "label": tab.label,
+            "url": reverse(tab.url_name, args=[request.workspace.slug, run.run_id]),
+        }
         for tab in sorted(RUN_TABS, key=lambda tab: tab.order)
         if tab.shown(run)
     ]
@@ -209,7 +213,9 @@ def run_events(request, run_id):
 
 
 def is_error_payload(payload):
-    return isinstance(payload, dict) and (payload.get("error") is not None or payload.get("status") == "error")
+    return isinstance(payload, dict) and (
+        payload.get("error") is not None or payload.get("status") == "error"
+    )
 
 
 @require_GET
@@ -217,5 +223,7 @@ def is_error_payload(payload):
 @workspace_view()
 def run_state(request, run_id):
     run = get_run(request, run_id, payloads=("state",))
-    answer = show_all(request, {"state": run.state, "input": run.input, "output": run.output, "error": run.error})
+    answer = show_all(
+        request, {"state": run.state, "input": run.input, "output": run.output, "error": run.error}
+    )
     return answer or render_run_tab(request, run, "state", "traces/run_state.html")

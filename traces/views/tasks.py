@@ -27,7 +27,9 @@ def get_task(run, task_id):
 def task_detail(request, run_id, task_id):
     run = get_run(request, run_id)
     task = get_task(run, task_id)
-    children = list(Task.objects.filter(parent=task).only(*LISTED_FIELDS).order_by("sequence", "id")[: SHOWN + 1])
+    children = list(
+        Task.objects.filter(parent=task).only(*LISTED_FIELDS).order_by("sequence", "id")[: SHOWN + 1]
+    )
     calls = list(ModelCall.objects.filter(run=run, task=task).order_by("created_at", "id")[: SHOWN + 1])
     payloads = {"input": task.input, "output": task.output, "error": task.error, "metadata": task.metadata}
     for call in calls:
