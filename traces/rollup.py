@@ -1,0 +1,78 @@
+"""The per-model roll-up of the Model calls page, with latency percentiles computed in SQL.
+
+PostgreSQL has percentile_cont and SQLite has nothing of the kind, so both get the same portable
+query: a window numbers each model's calls by latency, and the p-th percentile is the nearest-rank
+value (the smallest latency whose rank reaches p × the number of timed calls). One query, over the
+chosen time range only.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
+
+CENT_FRACTION = Decimal("1e-10")  # the decimal places of the cost columns
+
+
+@dataclass
+class ModelRow:
+    model: str
+    provider: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    p50_ms: int | None
+    p95_ms: int | None
+    cost: Decimal
+    errors: int
+
+    @property
+    def error_rate(self):
+        return 100 * self.errors / self.calls if self.calls else None
+
+
+def money(value):
+    """A summed cost at the column's precision: SQLite adds decimals as floats."""
+    return Decimal(str(value or 0)).quantize(CENT_FRACTION)
+
+
+def model_rollup(calls):
+    """One ModelRow per (model, provider) of the `calls` queryset, busiest first."""
+    group = [F("model"), F("provider")]
+    ranked = calls.annotate(
+        place=Window(
+            RowNumber(), partition_by=group, order_by=[F("latency_ms").asc(nulls_last=True), F("id")]
+        ),
+        timed=Window(Count("latency_ms"), partition_by=group),
+    ).values(
+        "model",
+        "provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "latency_ms",
+        "cost",
+        "status",
+        "place",
+        "timed",
+    )
+    inner, params = ranked.query.sql_with_params()
+    sql = f"""
+        SELECT model, provider, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens),
+               MIN(CASE WHEN latency_ms IS NOT NULL AND place >= 0.50 * timed THEN latency_ms END),
+               MIN(CASE WHEN latency_ms IS NOT NULL AND place >= 0.95 * timed THEN latency_ms END),
+               SUM(cost), SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)
+        FROM ({inner}) AS ranked
+        GROUP BY model, provider
+        ORDER BY COUNT(*) DESC, model, provider
+    """  # noqa: S608 - the inner query is Django's, with its parameters passed separately
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        ModelRow(m, p, n, int(pt or 0), int(ct or 0), int(tt or 0), p50, p95, money(cost), int(e or 0))
+        for m, p, n, pt, ct, tt, p50, p95, cost, e in rows
+    ]

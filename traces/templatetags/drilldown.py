@@ -1,0 +1,90 @@
+"""Formatting for the drill-down pages: durations, money, microsecond times and JSON payloads."""
+
+from decimal import Decimal
+
+from django import template
+from django.utils.http import urlencode
+
+from traces.json_html import json_html
+
+register = template.Library()
+
+
+@register.filter
+def duration(ms):
+    """850 ms, 1.24 s, 2 m 03 s, 1 h 02 m; a dash when unknown."""
+    if ms is None or ms == "":
+        return "—"
+    ms = int(ms)
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    seconds = ms // 1000
+    if seconds < 3600:
+        return f"{seconds // 60} m {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} m"
+
+
+@register.filter
+def money(value):
+    """Dollars: cents for sums above a cent, four decimals below (model calls cost fractions of a cent)."""
+    value = Decimal(value or 0)
+    if value == 0:
+        return "$0"
+    if value < Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:,.2f}"
+
+
+@register.filter
+def micro(value):
+    """A timestamp to the microsecond, as the event log records it."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if value else "—"
+
+
+@register.simple_tag(takes_context=True)
+def show_all_url(context, key):
+    """The current URL asking for the value `key` in full (page and filters kept)."""
+    request = context["request"]
+    query = request.GET.copy()
+    query["full"] = key
+    return f"{request.path}?{urlencode(sorted(query.lists()), doseq=True)}"
+
+
+@register.inclusion_tag("traces/includes/json.html", takes_context=True)
+def json_view(context, value, key, number=None):
+    """A payload as a collapsible tree; cut when large, unless the URL asks for this one in full.
+
+    `key` (with `number`, for one of many: "event", 42 -> "event-42") names the value in the page.
+    """
+    request = context["request"]
+    key = key if number is None else f"{key}-{number}"
+    full = request.GET.get("full") == key
+    html, cut = json_html(value, key, full=full)
+    return {"html": html, "cut": cut, "key": key, "url": show_all_url(context, key) if cut else ""}
+
+
+@register.filter
+def since_start(moment, start):
+    """Milliseconds from the run's start to `moment`, as an offset (+1.24 s)."""
+    if moment is None or start is None:
+        return "—"
+    return f"+{duration(max(int((moment - start).total_seconds() * 1000), 0))}"
+
+
+@register.filter
+def indent(depth):
+    """A CSS depth class, capped: deeper levels line up at the cap (the tree stays readable at 390 px)."""
+    return f"d{min(int(depth), 12)}"
+
+
+@register.filter
+def error_message(error):
+    """One line for an error that is a string or an object with a message."""
+    if isinstance(error, dict):
+        for key in ("message", "error", "detail", "type"):
+            if isinstance(error.get(key), str):
+                return error[key]
+        return ", ".join(f"{k}: {v}" for k, v in error.items())
+    return "" if error is None else str(error)

@@ -1,0 +1,41 @@
+"""What every drill-down view shares: full page or HTMX fragment, bad query parameters, "show all"."""
+
+from django.shortcuts import render
+
+# Rows per keyset page of the lists.
+PAGE_SIZE = 50
+
+
+def fragment_target(request):
+    """The id of the element HTMX will swap, or None when the whole page must be rendered.
+
+    A history restore asks for the whole page even though it comes from HTMX.
+    """
+    if request.htmx and not request.htmx.history_restore_request:
+        return request.htmx.target or ""
+    return None
+
+
+def render_region(request, template, context, regions):
+    """The full page, or the partial of `template` that the HTMX target names (regions: target -> partial)."""
+    partial = regions.get(fragment_target(request))
+    return render(request, f"{template}#{partial}" if partial else template, context)
+
+
+def bad_query(request, form):
+    """400 naming each bad query parameter: a clear answer, never a 500."""
+    return render(request, "traces/bad_query.html", {"form": form}, status=400)
+
+
+def show_all(request, values):
+    """Answer a "show all" request from a JSON view: the value named by ?full=, without limits.
+
+    `values` maps each key the page shows to its value (or to a callable fetching it), so that an
+    unknown key is ignored and the page renders as usual.
+    """
+    key = request.GET.get("full", "")
+    if fragment_target(request) != f"json-{key}" or key not in values:
+        return None
+    value = values[key]
+    value = value() if callable(value) else value
+    return render(request, "traces/includes/json_full.html", {"value": value, "key": key})
