@@ -9,6 +9,7 @@ import gzip
 import json
 from decimal import Decimal
 
+from django.db import connection
 from django.test import TestCase, override_settings
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -25,7 +26,7 @@ from tests.otel import (
     span_id_of,
     trace_id_of,
 )
-from traces.models import ChatMessage, Event, ModelCall, Run, Session, Task
+from traces.models import ChatMessage, Event, ModelCall, RedactionRule, Run, Session, Task
 
 URL = "/v1/traces"
 
@@ -388,3 +389,45 @@ class SplitTraceTest(OtlpTestCase):
         self.assertEqual((running.status, running.workflow), ("running", ""))
         self.send(self.root, key=self.other_key)
         self.assertEqual(self.rows(self.other), whole)
+
+
+class PayloadPolicyTest(OtlpTestCase):
+    def test_redaction_rules_mask_span_payloads_and_attributes_before_storage(self):
+        RedactionRule.objects.create(workspace=self.workspace, pattern=r"\d{4} \d{4}", replacement="[card]")
+        tracer, exporter = recording_tracer()
+        card = "card 4111 1111"
+        with tracer.start_as_current_span(
+            "pay",
+            attributes={"input.value": card, "output.value": card, "payment.note": card, "session.id": "s"},
+        ):
+            pass
+        self.send(exporter.get_finished_spans())
+        task = Task.objects.get(run__workspace=self.workspace)
+        self.assertEqual((task.input, task.output), ("card [card]", "card [card]"))
+        self.assertEqual(task.metadata["attributes"]["payment.note"], "card [card]")
+        self.assertEqual(
+            list(ChatMessage.objects.values_list("content", flat=True)), ["card [card]", "card [card]"]
+        )
+        stored = json.dumps(list(Event.objects.values_list("payload", flat=True)))
+        self.assertNotIn("4111", stored)
+
+
+class QueryCountTest(OtlpTestCase):
+    def body_with(self, steps):
+        tracer, exporter = recording_tracer()
+        attributes = {"gen_ai.conversation.id": "c", "gen_ai.usage.input_tokens": 5}
+        with tracer.start_as_current_span("root", attributes={"gen_ai.conversation.id": "c"}):
+            for index in range(steps):
+                with tracer.start_as_current_span(f"call {index}", attributes=attributes) as span:
+                    span.add_event("retry")
+        return protobuf_body(exporter.get_finished_spans())
+
+    def test_a_request_costs_the_same_queries_whatever_its_size(self):
+        self.send(self.body_with(1))  # the agent and the conversation exist from here on
+        small, large = self.body_with(2), self.body_with(20)
+        # PostgreSQL takes the workspace's advisory lock in one more query.
+        queries = 26 if connection.vendor == "postgresql" else 25
+        with self.assertNumQueries(queries):
+            self.send(small)
+        with self.assertNumQueries(queries):
+            self.send(large)

@@ -71,7 +71,6 @@ class TraceFacts:
 
 @dataclass
 class Outcome:
-    spans: int = 0
     rejected: dict = field(default_factory=dict)  # span key -> reason
 
     @property
@@ -120,7 +119,6 @@ def read_spans(request):
         service = str(resource.get("service.name") or UNKNOWN_SERVICE)[:NAME_CHARS]
         for scope_spans in resource_spans.scope_spans:
             for raw in scope_spans.spans:
-                outcome.spans += 1
                 span, problem = read_span_message(raw, service, scope_spans.scope.name)
                 if problem:
                     outcome.rejected[f"{raw.trace_id.hex()}:{raw.span_id.hex()}"] = problem
