@@ -1,6 +1,7 @@
 """The standard-library client against the live test server: what lands, batching, overflow,
 retries, flush (and flush at exit), sampling, the on_trace hook, DataStorage and TaskLogger."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -347,3 +348,22 @@ def test_without_a_url_or_key_it_sends_nothing_and_never_fails():
         client.track("x")
     assert client.flush()
     assert client.stats["queued"] == 0
+
+
+def test_the_readme_example_runs_against_a_backoffice(live_server, keyed_workspace):
+    workspace, key = keyed_workspace
+    example = Path(__file__).resolve().parents[2] / "examples" / "send_events.py"
+    environment = {**os.environ, "BACKOFFICE_URL": live_server.url, "BACKOFFICE_API_KEY": key}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'failed': 0" in done.stdout
+    runs = Run.objects.filter(workspace=workspace)
+    assert sorted(runs.values_list("workflow", "status")) == [
+        ("refund", "failed"),
+        ("support", "completed"),
+        ("support", "completed"),
+    ]
+    assert ChatMessage.objects.filter(workspace=workspace).count() == 4
+    assert TrackedEvent.objects.filter(workspace=workspace, name="question_answered").count() == 2
