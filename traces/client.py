@@ -51,7 +51,6 @@ RUN_ENDS = {"run.complete", "run.failed"}
 COMPRESS_FROM = 4096
 # Server-side limits of the ingest API.
 MAX_BATCH_EVENTS = 1000
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 _current_run = contextvars.ContextVar("backoffice_run", default=None)
 _current_span = contextvars.ContextVar("backoffice_span", default=None)
@@ -364,7 +363,7 @@ class Client:
                     self._deliver(batch[:half])
                     self._deliver(batch[half:])
                     return
-                if status not in RETRY_STATUSES:
+                if status != 429 and status < 500:
                     self._tally(batch, status, answer)
                     return
                 wait = retry_after(headers, delay, self.max_backoff)
