@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from traces import otlp_api
+
 from . import views
 from .api import api
 
@@ -27,4 +29,7 @@ urlpatterns = [
     path("w/<slug:workspace>/", views.home, name="home"),
     path("w/<slug:workspace>/", include("traces.urls")),
     path("w/<slug:workspace>/", include("metrics.urls")),
+    # OTLP/HTTP: the standard path, and the one the Langfuse SDK posts to.
+    path("v1/traces", otlp_api.traces, name="otlp_traces"),
+    path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
 ]

@@ -338,13 +338,10 @@ class Fold:
             set_(run, status=status, status_at=ts)
         if event.type == "run.start":
             agent = self.agents[body.agent_id]
-            session = self.sessions.get(body.session_id) if body.session_id else None
             set_(
                 run,
                 has_start=True,
                 agent=agent,
-                session=session,
-                user_id=body.user_id or "",
                 workflow=body.workflow or "",
                 input=body.input,
                 metadata={**(body.metadata or {}), **body.extras()},
@@ -364,8 +361,25 @@ class Fold:
                 set_(run, state=body.state, state_at=ts)
             if body.trace is not None and (run.trace_at is None or ts >= run.trace_at):
                 set_(run, trace=list(body.trace), trace_at=ts)
+        self.link_conversation(run, event)
         ended = run.status_at if run.status in RUN_FINAL else None
         set_(run, ended_at=ended, duration_ms=duration_ms(run.started_at, ended))
+
+    def link_conversation(self, run, event):
+        """The run.start names a run's session and user; any other event naming them fills them in.
+
+        An OTLP trace names its session on whichever span the agent code set it, and the root span
+        (the run.start) usually arrives last. The run.start wins whatever the order.
+        """
+        body, starts = event.body, event.type == "run.start"
+        session_id = getattr(body, "session_id", None)
+        if session_id and (starts or run.session_id is None):
+            session = self.sessions[session_id]
+            if run.session_id is None or run.session_id != session.pk:
+                self.run_dirty.set(run, session=session)
+        user_id = getattr(body, "user_id", None)
+        if user_id and (starts or not run.user_id):
+            self.run_dirty.set(run, user_id=user_id)
 
     def fold_tasks(self):
         task_events = [e for e in self.events if e.type in TASK_EVENTS]

@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 # Body fields that carry payloads. Ids and names are left alone so redaction never breaks the fold.
 INPUT_FIELDS = ("input", "args", "request", "state")
 OUTPUT_FIELDS = ("output", "result", "response", "error")
-TEXT_FIELDS = ("content", "metadata", "properties", "reason", "comment")
+# `attributes`: the OpenTelemetry attributes an OTLP span keeps beside its payloads.
+TEXT_FIELDS = ("content", "metadata", "properties", "reason", "comment", "attributes")
 PAYLOAD_FIELDS = INPUT_FIELDS + OUTPUT_FIELDS + TEXT_FIELDS
 OMITTED = "[omitted: minimal mode]"
 

@@ -1,0 +1,471 @@
+"""What a span's attributes say, read through the conventions agent code uses.
+
+OpenTelemetry GenAI (`gen_ai.*`, current and older names), OpenInference (`openinference.span.kind`,
+`llm.*`, `input.value`) and the Langfuse SDK (`langfuse.*`) name the same things differently; this
+module reads all three into one `SpanFacts`, so the OTLP translation never deals with attribute names.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+# The task type a span's kind implies: openinference.span.kind, gen_ai.operation.name and
+# langfuse.observation.type, lowercased. Anything else is a custom task.
+KIND_TO_TYPE = {
+    "llm": "llm",
+    "embedding": "llm",
+    "generation": "llm",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "llm",
+    "tool": "tool",
+    "execute_tool": "tool",
+    "agent": "agent",
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "chain": "function",
+    "retriever": "retriever",
+    "reranker": "retriever",
+}
+KIND_KEYS = ("openinference.span.kind", "gen_ai.operation.name", "langfuse.observation.type")
+
+SESSION_KEYS = ("session.id", "gen_ai.conversation.id", "langfuse.session.id")
+USER_KEYS = ("user.id", "langfuse.user.id", "enduser.id")
+TAG_KEYS = ("tag.tags", "langfuse.trace.tags")
+TRACE_NAME_KEYS = ("langfuse.trace.name",)
+AGENT_KEYS = ("gen_ai.agent.name", "gen_ai.agent.id")
+
+MODEL_KEYS = (
+    "gen_ai.response.model",
+    "llm.response.model_name",
+    "gen_ai.request.model",
+    "llm.model_name",
+    "llm.request.model_name",
+    "langfuse.observation.model.name",
+    "embedding.model_name",
+)
+PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+PROMPT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+COMPLETION_TOKEN_KEYS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+CACHED_TOKEN_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+# Langfuse's usage_details and cost_details are free-form objects; these are the keys its SDK and
+# integrations write.
+USAGE_PROMPT = ("input", "prompt_tokens", "input_tokens", "promptTokens")
+USAGE_COMPLETION = ("output", "completion_tokens", "output_tokens", "completionTokens")
+USAGE_CACHED = ("input_cached_tokens", "cache_read_input_tokens", "cached_tokens", "input_cache_read")
+
+# Attributes that carry payloads. They become inputs, outputs and messages, and are left out of
+# the task's copy of the attributes so a payload is not stored twice.
+INPUT_MESSAGE_KEYS = ("gen_ai.input.messages",)
+PAYLOAD_KEYS = {
+    "input.value",
+    "output.value",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "langfuse.observation.input",
+    "langfuse.observation.output",
+    "langfuse.trace.input",
+    "langfuse.trace.output",
+}
+PAYLOAD_PREFIXES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
+METADATA_PREFIXES = ("langfuse.trace.metadata.", "langfuse.observation.metadata.")
+
+ROLE_ALIASES = {
+    "human": "user",
+    "ai": "assistant",
+    "model": "assistant",
+    "developer": "system",
+    "function": "tool",
+}
+
+
+@dataclass
+class SpanFacts:
+    type: str = "custom"
+    input: object = None
+    output: object = None
+    input_messages: list = field(default_factory=list)
+    output_messages: list = field(default_factory=list)
+    session_id: str | None = None
+    user_id: str | None = None
+    trace_name: str | None = None
+    agent_name: str | None = None
+    tags: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    attributes: dict = field(default_factory=dict)
+    model: str | None = None
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost: Decimal | None = None
+    finish_reason: str | None = None
+    completion_start: datetime | None = None
+    parameters: dict = field(default_factory=dict)
+    error_message: str | None = None  # Langfuse marks failures with a level instead of the span status
+
+    @property
+    def has_usage(self):
+        return self.prompt_tokens is not None or self.completion_tokens is not None
+
+    @property
+    def is_model_call(self):
+        return self.has_usage or (self.type == "llm" and self.model is not None)
+
+
+def read_span(attrs):
+    """SpanFacts from a span's attributes (a flat dict of decoded OTLP values)."""
+    facts = SpanFacts()
+    kind = first(attrs, *KIND_KEYS)
+    facts.type = KIND_TO_TYPE.get(str(kind).lower(), "custom") if kind else "custom"
+    facts.session_id = text(first(attrs, *SESSION_KEYS))
+    facts.user_id = text(first(attrs, *USER_KEYS))
+    facts.trace_name = text(first(attrs, *TRACE_NAME_KEYS))
+    facts.agent_name = text(first(attrs, *AGENT_KEYS))
+    facts.tags = read_tags(attrs)
+    facts.metadata = read_metadata(attrs)
+    read_model(facts, attrs)
+    if facts.type == "custom" and facts.has_usage:
+        facts.type = "llm"
+    read_payloads(facts, attrs)
+    if str(attrs.get("langfuse.observation.level", "")).upper() == "ERROR":
+        facts.error_message = text(attrs.get("langfuse.observation.status_message")) or "error"
+    facts.attributes = {
+        k: v for k, v in attrs.items() if k not in PAYLOAD_KEYS and not k.startswith(PAYLOAD_PREFIXES)
+    }
+    return facts
+
+
+# -- small readers --------------------------------------------------------------------------------
+
+
+def first(attrs, *keys):
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def text(value):
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def parse_json(value):
+    """A JSON string's value; anything else (or text that is not JSON) as it is."""
+    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def count(value):
+    """A token count as a non-negative int, or None."""
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
+
+
+def money(value):
+    """A cost in dollars with at most 10 decimal places, or None."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    if not amount.is_finite() or amount < 0:
+        return None
+    return amount.quantize(Decimal("1e-10"))
+
+
+def read_tags(attrs):
+    tags = []
+    for key in TAG_KEYS:
+        value = parse_json(attrs.get(key))
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            tags.extend(str(tag)[:200] for tag in value if tag not in (None, ""))
+    return list(dict.fromkeys(tags))
+
+
+def read_metadata(attrs):
+    metadata = {}
+    for key in ("metadata", "langfuse.trace.metadata", "langfuse.observation.metadata"):
+        value = parse_json(attrs.get(key))
+        if isinstance(value, dict):
+            metadata.update(value)
+    for key, value in attrs.items():
+        for prefix in METADATA_PREFIXES:
+            if key.startswith(prefix):
+                metadata[key[len(prefix) :]] = parse_json(value)
+    return metadata
+
+
+def read_model(facts, attrs):
+    facts.model = text(first(attrs, *MODEL_KEYS))
+    facts.provider = text(first(attrs, *PROVIDER_KEYS))
+    facts.prompt_tokens = count(first(attrs, *PROMPT_TOKEN_KEYS))
+    facts.completion_tokens = count(first(attrs, *COMPLETION_TOKEN_KEYS))
+    facts.cached_tokens = count(first(attrs, *CACHED_TOKEN_KEYS))
+    usage = parse_json(attrs.get("langfuse.observation.usage_details"))
+    if isinstance(usage, dict):
+        if facts.prompt_tokens is None:
+            facts.prompt_tokens = count(first(usage, *USAGE_PROMPT))
+        if facts.completion_tokens is None:
+            facts.completion_tokens = count(first(usage, *USAGE_COMPLETION))
+        if facts.cached_tokens is None:
+            facts.cached_tokens = count(first(usage, *USAGE_CACHED))
+    facts.cost = read_cost(attrs)
+    reasons = parse_json(first(attrs, "gen_ai.response.finish_reasons", "llm.finish_reason"))
+    if isinstance(reasons, list):
+        reasons = reasons[0] if reasons else None
+    facts.finish_reason = text(reasons)[:64] if reasons is not None else None
+    started = parse_json(attrs.get("langfuse.observation.completion_start_time"))
+    if isinstance(started, str):
+        try:
+            facts.completion_start = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        except ValueError:
+            facts.completion_start = None
+    facts.parameters = read_parameters(attrs)
+
+
+def read_cost(attrs):
+    total = first(attrs, "llm.cost.total", "gen_ai.usage.cost")
+    if total is None and (attrs.get("llm.cost.prompt") is not None or attrs.get("llm.cost.completion")):
+        total = (money(attrs.get("llm.cost.prompt")) or 0) + (money(attrs.get("llm.cost.completion")) or 0)
+    details = parse_json(attrs.get("langfuse.observation.cost_details"))
+    if total is None and isinstance(details, dict):
+        total = details.get("total")
+        if total is None:
+            total = sum((money(v) or 0) for v in details.values())
+    return money(total) if total is not None else None
+
+
+def read_parameters(attrs):
+    parameters = {}
+    for key, value in attrs.items():
+        if key.startswith("gen_ai.request.") and key != "gen_ai.request.model":
+            parameters[key.removeprefix("gen_ai.request.")] = value
+    for key in ("llm.invocation_parameters", "langfuse.observation.model.parameters"):
+        value = parse_json(attrs.get(key))
+        if isinstance(value, dict):
+            parameters.update(value)
+    return parameters
+
+
+# -- payloads and messages ------------------------------------------------------------------------
+
+
+def read_payloads(facts, attrs):
+    facts.input_messages = input_messages(attrs)
+    facts.output_messages = output_messages(attrs)
+    raw_input = first_payload(attrs, "input")
+    raw_output = first_payload(attrs, "output")
+    if facts.type == "llm":
+        # A generation logged by hand often carries its prompt and answer as plain values.
+        if not facts.input_messages:
+            facts.input_messages = as_messages(raw_input, default_role="user")
+        if not facts.output_messages:
+            facts.output_messages = as_messages(raw_output, default_role="assistant")
+    facts.input = facts.input_messages or raw_input
+    facts.output = facts.output_messages or raw_output
+
+
+def first_payload(attrs, direction):
+    """input.value / output.value (by their mime type), tool arguments and results, Langfuse values."""
+    tool_key = "gen_ai.tool.call.arguments" if direction == "input" else "gen_ai.tool.call.result"
+    if attrs.get(tool_key) is not None:
+        return parse_json(attrs[tool_key])
+    value = attrs.get(f"{direction}.value")
+    if value is not None:
+        if attrs.get(f"{direction}.mime_type") == "text/plain":
+            return value
+        return parse_json(value)
+    for key in (f"langfuse.observation.{direction}", f"langfuse.trace.{direction}"):
+        if attrs.get(key) is not None:
+            return parse_json(attrs[key])
+    return None
+
+
+def input_messages(attrs):
+    messages = []
+    instructions = parse_json(attrs.get("gen_ai.system_instructions"))
+    if instructions:
+        parts = instructions if isinstance(instructions, list) else [instructions]
+        messages.append({"role": "system", "content": parts_content(parts)})
+    structured = parse_json(attrs.get("gen_ai.input.messages"))
+    if isinstance(structured, list):
+        return messages + [m for m in map(normalize_message, structured) if m]
+    return messages + flattened_messages(attrs, "input")
+
+
+def output_messages(attrs):
+    structured = parse_json(attrs.get("gen_ai.output.messages"))
+    if isinstance(structured, list):
+        return [m for m in map(normalize_message, structured) if m]
+    return flattened_messages(attrs, "output")
+
+
+def flattened_messages(attrs, direction):
+    """OpenInference `llm.input_messages.N.message.*` and older `gen_ai.prompt.N.*` attributes."""
+    openinference = f"llm.{direction}_messages"
+    if isinstance(attrs.get(openinference), list):
+        rows = attrs[openinference]
+    else:
+        rows = unflatten(attrs, openinference + ".")
+    if rows:
+        return [m for m in map(openinference_message, rows) if m]
+    legacy = "gen_ai.prompt." if direction == "input" else "gen_ai.completion."
+    return [m for m in map(normalize_message, unflatten(attrs, legacy)) if m]
+
+
+def unflatten(attrs, prefix):
+    """`prefix.0.a`, `prefix.0.b`, `prefix.1.a` → [{"a", "b"}, {"a"}], in index order."""
+    rows = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        index, _, rest = key[len(prefix) :].partition(".")
+        if index.isdigit() and rest:
+            rows.setdefault(int(index), {})[rest] = value
+    return [rows[i] for i in sorted(rows)]
+
+
+def openinference_message(row):
+    row = {k.removeprefix("message."): v for k, v in row.items()}
+    parts = []
+    if row.get("content") not in (None, ""):
+        parts.append({"type": "text", "content": row["content"]})
+    for item in unflatten(row, "contents."):
+        item = {k.removeprefix("message_content."): v for k, v in item.items()}
+        if item.get("type", "text") == "text" and item.get("text") is not None:
+            parts.append({"type": "text", "content": item["text"]})
+        elif item.get("type"):
+            parts.append(dict(item))
+    for call in unflatten(row, "tool_calls."):
+        call = {k.removeprefix("tool_call."): v for k, v in call.items()}
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": call.get("function.name"),
+                "arguments": parse_json(call.get("function.arguments")),
+            }
+        )
+    if row.get("tool_call_id") and parts and parts[0]["type"] == "text":
+        parts[0] = {"type": "tool_call_response", "id": row["tool_call_id"], "response": parts[0]["content"]}
+    return make_message(row.get("role"), parts)
+
+
+def normalize_message(message):
+    """A GenAI message ({role, parts}) or an OpenAI-style one ({role, content, tool_calls})."""
+    if not isinstance(message, dict):
+        return None
+    parts = message.get("parts")
+    if not isinstance(parts, list):
+        parts = []
+        content = parse_json(message.get("content"))
+        if isinstance(content, list):
+            parts.extend(openai_part(p) for p in content)
+        elif content not in (None, ""):
+            parts.append(
+                {"type": "text", "content": content if isinstance(content, str) else json.dumps(content)}
+            )
+        for call in message.get("tool_calls") or []:
+            function = (call.get("function") or {}) if isinstance(call, dict) else {}
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": call.get("id") if isinstance(call, dict) else None,
+                    "name": function.get("name"),
+                    "arguments": parse_json(function.get("arguments")),
+                }
+            )
+        if message.get("tool_call_id") and parts and parts[0]["type"] == "text":
+            parts[0] = {
+                "type": "tool_call_response",
+                "id": message["tool_call_id"],
+                "response": parts[0]["content"],
+            }
+    return make_message(message.get("role"), parts)
+
+
+def openai_part(part):
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    if isinstance(part, dict) and part.get("type") == "text":
+        return {"type": "text", "content": part.get("text", "")}
+    return (
+        part
+        if isinstance(part, dict) and isinstance(part.get("type"), str)
+        else {"type": "json", "value": part}
+    )
+
+
+def make_message(role, parts):
+    content = parts_content(parts)
+    if content in (None, ""):
+        return None
+    role = str(role or "user").lower()
+    return {"role": ROLE_ALIASES.get(role, role)[:32], "content": content}
+
+
+def parts_content(parts):
+    """Plain text when every part is text; else the one structured part, or all of them."""
+    parts = [p for p in parts if isinstance(p, dict)]
+    if not parts:
+        return None
+    if all(p.get("type") == "text" for p in parts):
+        return "\n".join(str(p.get("content", "")) for p in parts)
+    shaped = [shape_part(p) for p in parts]
+    return shaped[0] if len(shaped) == 1 else {"type": "parts", "parts": shaped}
+
+
+def shape_part(part):
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": str(part.get("content", ""))}
+    if kind == "tool_call":
+        return {k: part.get(k) for k in ("type", "id", "name", "arguments")}
+    if kind == "tool_call_response":
+        result = part.get("response", part.get("result"))
+        return {"type": "tool_result", "id": part.get("id"), "result": result}
+    return part if isinstance(kind, str) else {"type": "json", "value": part}
+
+
+def as_messages(value, default_role):
+    """Messages from a hand-logged value: a list of messages, one message, or plain text."""
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
+        return [m for m in map(normalize_message, value) if m]
+    if isinstance(value, dict) and "role" in value:
+        message = normalize_message(value)
+        return [message] if message else []
+    if isinstance(value, str) and value.strip():
+        return [{"role": default_role, "content": value}]
+    return []
+
+
+def message_key(scope, role, content, occurrence):
+    """The same turn seen again (a later call resends the history) gets the same event id."""
+    canonical = json.dumps([scope, role, content, occurrence], sort_keys=True, ensure_ascii=False)
+    return "otlp:msg:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]

@@ -1,0 +1,133 @@
+"""The OTLP/HTTP traces endpoint: what OpenTelemetry exporters and the Langfuse SDK post to.
+
+Follows the OTLP/HTTP specification: protobuf or JSON bodies, gzip allowed; the answer is an
+ExportTraceServiceResponse in the request's encoding (with partial_success when spans were
+rejected), and failures carry a google.rpc.Status.
+"""
+
+import base64
+import binascii
+import json
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.rpc import code_pb2, status_pb2
+from ninja.errors import HttpError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from backoffice.api_auth import authenticate_key
+
+from .api import read_body
+from .ingest.otlp import ingest_spans
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+CONTENT_TYPES = {PROTOBUF: PROTOBUF, "application/protobuf": PROTOBUF, JSON: JSON}
+# OTLP/JSON writes these ids as hex, where the protobuf JSON mapping expects base64.
+HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+class BadRequest(Exception):
+    pass
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def traces(request):
+    content_type = CONTENT_TYPES.get(request.content_type)
+    if content_type is None:
+        return status(JSON, 415, f"Content-Type must be {PROTOBUF} or {JSON}")
+    if authenticate_key(request, api_key_from(request)) is None:
+        response = status(content_type, 401, "a valid API key is required: Authorization: Bearer <key>")
+        response["WWW-Authenticate"] = 'Bearer realm="backoffice"'
+        return response
+    encoding = request.headers.get("Content-Encoding", "identity").lower()
+    if encoding not in ("identity", "gzip"):
+        return status(content_type, 415, "Content-Encoding must be gzip or none")
+    limit = settings.INGEST_MAX_BYTES
+    try:
+        body = read_body(request, limit)
+    except HttpError as exc:
+        return status(content_type, 400, str(exc))
+    if body is None:
+        return status(content_type, 413, f"body larger than {limit} bytes")
+    try:
+        export = parse(body, content_type)
+    except BadRequest as exc:
+        return status(content_type, 400, str(exc))
+    outcome = ingest_spans(request.workspace, export)
+    answer = ExportTraceServiceResponse()
+    if outcome.rejected:
+        answer.partial_success.rejected_spans = len(outcome.rejected)
+        answer.partial_success.error_message = outcome.error_message
+    return encoded(content_type, 200, answer)
+
+
+def api_key_from(request):
+    """The key from `Bearer <key>`, or the password of HTTP Basic (the Langfuse SDK's form)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def parse(body, content_type):
+    export = ExportTraceServiceRequest()
+    if content_type == PROTOBUF:
+        try:
+            export.ParseFromString(body)
+        except DecodeError as exc:
+            raise BadRequest(f"body is not an ExportTraceServiceRequest in protobuf: {exc}") from None
+        return export
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from None
+    try:
+        json_format.ParseDict(hex_ids_to_base64(payload), export, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError) as exc:
+        raise BadRequest(f"body is not an ExportTraceServiceRequest in OTLP/JSON: {exc}") from None
+    return export
+
+
+def hex_ids_to_base64(value):
+    if isinstance(value, list):
+        return [hex_ids_to_base64(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    converted = {}
+    for key, item in value.items():
+        if key in HEX_ID_FIELDS and isinstance(item, str):
+            try:
+                item = base64.b64encode(bytes.fromhex(item)).decode()
+            except ValueError:
+                raise BadRequest(f"{key}: {item!r} is not hex") from None
+        converted[key] = hex_ids_to_base64(item)
+    return converted
+
+
+def encoded(content_type, code, message):
+    if content_type == PROTOBUF:
+        return HttpResponse(message.SerializeToString(), status=code, content_type=PROTOBUF)
+    return HttpResponse(json_format.MessageToJson(message, indent=None), status=code, content_type=JSON)
+
+
+def status(content_type, code, message):
+    grpc_code = code_pb2.UNAUTHENTICATED if code == 401 else code_pb2.INVALID_ARGUMENT
+    return encoded(content_type, code, status_pb2.Status(code=grpc_code, message=message))
