@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from . import views
 from .api import api
+from .login_throttle import LoginView
 
 
 def public(patterns):
@@ -20,11 +21,12 @@ api_patterns, api_app, api_namespace = api.urls
 
 urlpatterns = [
     path("", views.root, name="root"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public(api_patterns), api_app), namespace=api_namespace)),
     path("w/<slug:workspace>/", views.home, name="home"),
     path("w/<slug:workspace>/", include("traces.urls")),
     path("w/<slug:workspace>/", include("metrics.urls")),
+    path("w/<slug:workspace>/settings/", include("backoffice.views_settings.urls")),
 ]
