@@ -1,19 +1,32 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
+from ninja.operation import PathView
 
 from . import views
 from .api import api
 from .login_throttle import LoginView
 
 
+def needs_key(callback):
+    """Does this ninja view authenticate? Its operations live on the PathView its closure holds."""
+    for cell in getattr(callback, "__closure__", None) or ():
+        if isinstance(cell.cell_contents, PathView):
+            return any(operation.auth_callbacks for operation in cell.cell_contents.operations)
+    return False
+
+
 def public(patterns):
-    """Mark key-authenticated views as exempt from the login redirect; they check their own key."""
+    """Mark the API's views as exempt from the login redirect: they check their own key.
+
+    `api_key_required` records which ones do, the access policy the URL walk test checks.
+    """
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             public(pattern.url_patterns)
         elif isinstance(pattern, URLPattern):
             pattern.callback.login_required = False
+            pattern.callback.api_key_required = needs_key(pattern.callback)
     return patterns
 
 
