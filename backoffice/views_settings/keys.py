@@ -41,8 +41,8 @@ def key_create(request):
     api_key, raw_key = ApiKey.issue(
         request.workspace, form.cleaned_data["label"], created_by=request.user, expires_at=form.expires_at()
     )
-    expires = api_key.expires_at.date().isoformat() if api_key.expires_at else None
-    audit.record(request, "key.created", f"{api_key.label} ({api_key.prefix}…)", {"expires": [None, expires]})
+    changes = {"expires": [None, api_key.expires_at.date().isoformat()]} if api_key.expires_at else {}
+    audit.record(request, "key.created", f"{api_key.label} ({api_key.prefix}…)", changes)
     new_key = {"label": api_key.label, "raw": raw_key}
     return render_keys(request, new_key=new_key, status=201)
 

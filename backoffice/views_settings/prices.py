@@ -20,6 +20,13 @@ PRICE_FIELDS = [
 ]
 
 
+def dollars(value):
+    """15 → "15", 0.8 → "0.80", 0.075 → "0.075": cents at least, and every digit that matters."""
+    text = f"{value.normalize():f}"
+    whole, _, fraction = text.partition(".")
+    return text if not fraction or len(fraction) >= 2 else f"{whole}.{fraction:0<2}"
+
+
 def price_snapshot(price):
     return {name: getattr(price, name) for name in PRICE_FIELDS}
 
@@ -32,6 +39,7 @@ def render_prices(request, *, form=None, recompute_form=None):
     )
     overridden = {p.model_pattern.lower() for p in prices if p.workspace_id}
     for price in prices:
+        price.shown = [dollars(getattr(price, name)) for name in PRICE_FIELDS[1:4]]
         price.is_default = price.workspace_id is None
         price.is_overridden = price.is_default and price.model_pattern.lower() in overridden
     context = {
