@@ -106,5 +106,5 @@ class Purge:
             batch.delete()
             if sessions:
                 renumber("chat_messages", "session_id", "created_at", "event_id", sessions)
-                refresh_sessions(sessions)
+                refresh_sessions(sessions, widen=False)
         return len(pks)
