@@ -64,3 +64,12 @@ def workspace_view(role=Role.VIEWER):
 def can(request, role):
     """For views and templates: may the current member act with this role?"""
     return role_allows(getattr(request, "role", None), role)
+
+
+def personal_view(view):
+    """Marks a page for any signed-in user that shows only their own things and names no workspace.
+
+    Like `workspace_view`'s `required_role`, the mark is the access policy the URL walk test checks.
+    """
+    view.personal = True
+    return view

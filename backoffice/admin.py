@@ -1,6 +1,10 @@
 from django.contrib import admin
 
-from .models import ApiKey, Membership, Workspace
+from .login_throttle import ThrottledAdminAuthenticationForm
+from .models import ApiKey, AuditEntry, Membership, Workspace
+
+# The admin's log-in page is throttled like the main one.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):
@@ -43,4 +47,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by the app, never edited."""
+
+    list_display = ["created_at", "workspace", "actor_name", "action", "target"]
+    list_filter = ["workspace", "action"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -1,8 +1,12 @@
 """API key authentication: the key decides the workspace."""
 
 from datetime import timedelta
+from functools import wraps
 
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from ninja.security import HttpBearer
 
 from .models import ApiKey
@@ -29,3 +33,23 @@ class ApiKeyAuth(HttpBearer):
 
     def authenticate(self, request, token):
         return authenticate_key(request, token)
+
+
+def api_key_view(view):
+    """For key-authenticated views outside the ninja API (OTLP): 401 without a usable key.
+
+    The view is exempt from the login redirect and from CSRF (no cookies are involved) and is marked
+    `api_key_required`, the access policy the URL walk test checks.
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or authenticate_key(request, token.strip()) is None:
+            response = JsonResponse({"detail": "Unauthorized"}, status=401)
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+        return view(request, *args, **kwargs)
+
+    wrapper.api_key_required = True
+    return login_not_required(csrf_exempt(wrapper))

@@ -99,3 +99,72 @@ class ApiKey(models.Model):
         if not raw_key or not raw_key.startswith(KEY_PREFIX):
             return None
         return cls.objects.usable().select_related("workspace").filter(key_hash=hash_key(raw_key)).first()
+
+
+class AuditEntry(models.Model):
+    """Who changed what in a workspace: members, keys, prices, redaction, retention, dashboards."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so the entry still names the person after their account is deleted.
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=64, help_text="A dotted name: member.role_changed, key.revoked…")
+    target = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "audit_log"
+        indexes = [
+            # Settings › Audit log: a workspace's entries, latest first, keyset on (created_at, id).
+            models.Index(fields=["workspace", "-created_at", "-id"], name="audit_latest"),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_name} {self.action} {self.target}"
+
+
+class JobStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class CostRecomputeJob(models.Model):
+    """Recomputing model-call costs from the price table for a period, a bounded batch at a time.
+
+    The job row is the state: the cursor is the last model call handled, so the work resumes
+    wherever it stopped, from whichever process picks it up.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="cost_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Included.")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.RUNNING)
+    total = models.PositiveIntegerField(
+        default=0, help_text="Model calls in the period when the job started."
+    )
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Calls whose cost changed.")
+    # Keyset position: the (created_at, id) of the last model call handled.
+    cursor_at = models.DateTimeField(null=True, blank=True)
+    cursor_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "cost_recompute_jobs"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Recompute {self.period_start}–{self.period_end}"
+
+    @property
+    def percent(self):
+        if self.status == JobStatus.DONE or not self.total:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, round(100 * self.done / self.total))

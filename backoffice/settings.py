@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",
+    "csp",
     "backoffice",
     "traces",
     "metrics",
@@ -92,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -139,6 +141,65 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+
+# Served over HTTPS (SECURE_SSL=1): cookies only travel encrypted, plain HTTP is redirected, and
+# browsers are told to stay on HTTPS. BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto and -For.
+SECURE_SSL = envbool("SECURE_SSL", "0")
+BEHIND_PROXY = envbool("BEHIND_PROXY", "0")
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if SECURE_SSL:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # /health is probed over plain HTTP by load balancers inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0")
+
+# No inline scripts anywhere: every script is a file under /static/. Style attributes stay allowed
+# (style-src-attr) because plotly and Swagger UI set them; <style> elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+
+def cache_from_url(url):
+    """CACHES["default"] from CACHE_URL: locmem:// (default), db://TABLE, redis://HOST:PORT/DB.
+
+    The cache holds the rate-limit and login-throttle counters. locmem counts per process, so a
+    deployment running several processes points CACHE_URL at a shared cache (redis, or db://).
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": rest or "backoffice"}
+    if scheme == "db":
+        return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": rest or "cache_entries"}
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    raise ImproperlyConfigured(f"CACHE_URL must start with locmem://, db:// or redis://; got {scheme!r}")
+
+
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "locmem://"))}
+
+# Ingest requests per API key per minute (event batch and OTLP); 0 turns the limit off.
+INGEST_RATE_PER_MINUTE = envint("INGEST_RATE_PER_MINUTE", 600)
+# Failed log-ins allowed per username from one address, and per address, within LOGIN_FAILURE_WINDOW seconds.
+LOGIN_FAILURES_PER_USER = envint("LOGIN_FAILURES_PER_USER", 5)
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 15 * 60)
 
 # Ingest limits (DESIGN §4).
 INGEST_MAX_EVENTS = envint("INGEST_MAX_EVENTS", 1000)

@@ -1,20 +1,34 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
+from ninja.operation import PathView
 
 from traces import otlp_api
 
 from . import views
 from .api import api
+from .login_throttle import LoginView
+
+
+def needs_key(callback):
+    """Does this ninja view authenticate? Its operations live on the PathView its closure holds."""
+    for cell in getattr(callback, "__closure__", None) or ():
+        if isinstance(cell.cell_contents, PathView):
+            return any(operation.auth_callbacks for operation in cell.cell_contents.operations)
+    return False
 
 
 def public(patterns):
-    """Mark key-authenticated views as exempt from the login redirect; they check their own key."""
+    """Mark the API's views as exempt from the login redirect: they check their own key.
+
+    `api_key_required` records which ones do, the access policy the URL walk test checks.
+    """
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             public(pattern.url_patterns)
         elif isinstance(pattern, URLPattern):
             pattern.callback.login_required = False
+            pattern.callback.api_key_required = needs_key(pattern.callback)
     return patterns
 
 
@@ -22,7 +36,7 @@ api_patterns, api_app, api_namespace = api.urls
 
 urlpatterns = [
     path("", views.root, name="root"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public(api_patterns), api_app), namespace=api_namespace)),
@@ -32,4 +46,5 @@ urlpatterns = [
     # OTLP/HTTP: the standard path, and the one the Langfuse SDK posts to.
     path("v1/traces", otlp_api.traces, name="otlp_traces"),
     path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
+    path("w/<slug:workspace>/settings/", include("backoffice.views_settings.urls")),
 ]

@@ -7,10 +7,11 @@ from django.views.decorators.http import require_GET
 
 from traces.models import Run, RunStatus, Session
 
-from .access import user_workspaces, workspace_view
+from .access import personal_view, user_workspaces, workspace_view
 
 
 @require_GET
+@personal_view
 def root(request):
     """Send a user to their first workspace."""
     workspace = user_workspaces(request.user).order_by("name", "id").first()

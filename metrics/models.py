@@ -21,6 +21,8 @@ class TrackedEvent(models.Model):
         indexes = [
             # Dashboard cards over business events: one event name over a time range.
             models.Index(fields=["workspace", "name", "timestamp"], name="tracked_by_name"),
+            # `purge`: a workspace's events older than its retention.
+            models.Index(fields=["workspace", "timestamp"], name="tracked_by_time"),
         ]
 
     def __str__(self):

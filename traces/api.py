@@ -15,6 +15,8 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import Field
 
+from backoffice.ratelimit import limit_ingest
+
 from .ingest import ingest_batch, summarize
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
@@ -63,7 +65,7 @@ def read_body(request, limit):
 
 @router.post(
     "/ingest",
-    response={200: IngestOut, 207: IngestOut, 400: IngestOut | Problem, 413: Problem},
+    response={200: IngestOut, 207: IngestOut, 400: IngestOut | Problem, 413: Problem, 429: Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
@@ -76,8 +78,12 @@ def ingest(request):
     """Store up to 1,000 events. Answers after commit, with one result per event.
 
     200 when every event was accepted or a duplicate, 207 when some were rejected (the valid ones
-    are stored), 400 when the body is not a batch or every event was rejected, 413 when too large.
+    are stored), 400 when the body is not a batch or every event was rejected, 413 when too large,
+    429 (with Retry-After) when the key sent too many requests this minute.
     """
+    limited = limit_ingest(request)
+    if limited is not None:
+        return limited
     limit = settings.INGEST_MAX_BYTES
     body = read_body(request, limit)
     if body is None:

@@ -279,6 +279,8 @@ class ChatMessage(models.Model):
             models.Index(fields=["session", "sequence"], name="message_by_session"),
             # Run page Chat tab.
             models.Index(fields=["run", "sequence"], name="message_by_run"),
+            # `purge`: a workspace's messages older than its retention.
+            models.Index(fields=["workspace", "created_at"], name="message_by_time"),
         ]
 
     def __str__(self):
@@ -303,6 +305,8 @@ class Event(models.Model):
         indexes = [
             # Run page Events tab and `logs --run`: a run's events in time order.
             models.Index(fields=["run", "timestamp", "id"], name="event_by_run"),
+            # `purge`: a workspace's events older than its retention.
+            models.Index(fields=["workspace", "timestamp"], name="event_by_time"),
         ]
 
     def __str__(self):

@@ -16,12 +16,11 @@ few set-based updates.
 """
 
 import hashlib
-import json
 from collections import defaultdict
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -39,6 +38,7 @@ from traces.models import (
     TaskStatus,
     TaskType,
 )
+from traces.rollups import refresh_sessions
 
 from . import policy
 from .pricing import PriceBook
@@ -90,24 +90,12 @@ IMPLIED_TYPE = {
 }
 TASK_EVENTS = set(TASK_STATUS) | set(IMPLIED_TYPE)
 KNOWN_ROLES = set(ChatRole.values)
-PREVIEW_CHARS = 300
 RUN_PAYLOADS = ("input", "output", "error", "state", "graph")
 TASK_PAYLOADS = ("input", "output", "error")
 
 
 def derive_invocation_id(run_id):
     return hashlib.sha256(run_id.encode()).hexdigest()[:8]
-
-
-def preview(content):
-    """A one-line text preview of chat content: never raw JSON."""
-    if content is None:
-        return ""
-    if isinstance(content, dict):
-        text = content.get("text") or content.get("title") or content.get("alt") or f"[{content.get('type')}]"
-        content = text if isinstance(text, str) else f"[{content.get('type')}]"
-    text = " ".join(str(content).split())
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def later(ts, rank, seen_ts, seen_rank):
@@ -631,68 +619,7 @@ class Fold:
                 "event_id",
                 {self.sessions[e.body.session_id].pk for e in self.of_type("message")},
             )
-        if not self.touched_sessions:
-            return
-        ids = self.touched_sessions
-        runs = (
-            Run.objects.filter(session__in=ids)
-            .values("session")
-            .annotate(
-                n=Count("id"),
-                tokens=Sum("total_tokens"),
-                cost_sum=Sum("cost"),
-                failed=Count("id", filter=Q(status=RunStatus.FAILED)),
-                first=Min("started_at"),
-                last=Max(Coalesce("ended_at", "started_at")),
-            )
-        )
-        messages = (
-            ChatMessage.objects.filter(session__in=ids)
-            .values("session")
-            .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at"))
-        )
-        run_rows = {r["session"]: r for r in runs}
-        message_rows = {m["session"]: m for m in messages}
-
-        def latest(role):
-            return Subquery(
-                ChatMessage.objects.filter(session=OuterRef("pk"), role=role)
-                .order_by("-sequence")
-                .values("content")[:1]
-            )
-
-        dirty = Dirty()
-        for session in Session.objects.filter(pk__in=ids).annotate(
-            latest_user=latest(ChatRole.USER), latest_assistant=latest(ChatRole.ASSISTANT)
-        ):
-            r, m = run_rows.get(session.pk, {}), message_rows.get(session.pk, {})
-            times = [t for t in (r.get("first"), m.get("first")) if t]
-            lasts = [t for t in (r.get("last"), m.get("last")) if t]
-            dirty.set(
-                session,
-                run_count=r.get("n", 0),
-                message_count=m.get("n", 0),
-                total_tokens=r.get("tokens") or 0,
-                cost=r.get("cost_sum") or Decimal(0),
-                has_error=bool(r.get("failed")),
-                # Min and max with what the row holds, so sessions named only by business events
-                # still get the same times whatever the order of batches.
-                started_at=min([session.started_at, *times]),
-                last_activity_at=max([session.last_activity_at, *lasts]),
-                last_user_text=preview(decode(session.latest_user)),
-                last_assistant_text=preview(decode(session.latest_assistant)),
-            )
-        dirty.save(Session)
-
-
-def decode(value):
-    """A JSON column read through a subquery comes back as text on some backends."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+        refresh_sessions(self.touched_sessions)
 
 
 def renumber(table, partition, order_by, tie_breaker, keys):

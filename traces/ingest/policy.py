@@ -11,12 +11,11 @@ from traces.models import PayloadMode, RedactionKind
 
 log = logging.getLogger(__name__)
 
-# Body fields that carry payloads. Ids and names are left alone so redaction never breaks the fold.
+# Body fields that carry payloads, cut by the agent's payload mode.
 INPUT_FIELDS = ("input", "args", "request", "state")
 OUTPUT_FIELDS = ("output", "result", "response", "error")
-# `attributes`: the OpenTelemetry attributes an OTLP span keeps beside its payloads.
-TEXT_FIELDS = ("content", "metadata", "properties", "reason", "comment", "attributes")
-PAYLOAD_FIELDS = INPUT_FIELDS + OUTPUT_FIELDS + TEXT_FIELDS
+# Ids link events into rows: redacting one would split a run in two, so redaction never touches them.
+LINK_FIELDS = ("run_id", "step_id", "parent_id", "session_id", "agent_id", "call_id", "invocation_id")
 OMITTED = "[omitted: minimal mode]"
 
 
@@ -73,9 +72,17 @@ class Redactor:
         return value
 
     def apply_to_body(self, body):
+        """Redact every field of an event body but its ids and its measurements.
+
+        Unknown fields are kept in metadata, so they are redacted too. Top-level numbers are
+        measurements (tokens, latency, cost, limits) that the fold adds up, never payloads.
+        """
         if not self:
             return body
-        return {k: self.apply(v) if k in PAYLOAD_FIELDS else v for k, v in body.items()}
+        redactable = {
+            k: v for k, v in body.items() if k not in LINK_FIELDS and isinstance(v, str | list | dict)
+        }
+        return {**body, **self.apply(redactable)}
 
 
 def truncate(value, limit):

@@ -16,13 +16,15 @@ class PriceBook:
     def __init__(self, workspace):
         rows = ModelPrice.objects.filter(Q(workspace=workspace) | Q(workspace__isnull=True))
         # Workspace rows beat global rows; a longer (more specific) pattern beats a shorter one;
-        # the newest effective date wins among the ones already in force.
+        # the newest effective date wins among the ones already in force; the row added last breaks
+        # ties, so a price added beside a shipped default with the same pattern replaces it.
         self.prices = sorted(
             rows,
             key=lambda p: (
                 p.workspace_id is None,
                 -len(p.model_pattern.replace("*", "")),
                 -(p.effective_from.toordinal() if p.effective_from else 0),
+                -p.pk,
             ),
         )
         self._cache = {}

@@ -1,0 +1,103 @@
+"""Recompute model-call costs from the price table for a period, one bounded batch per step.
+
+A step is one short transaction: it locks the job row (two pollers never handle the same calls),
+prices up to BATCH calls after the job's cursor, writes the ones that changed, refreshes the task,
+run and session roll-ups they feed, and moves the cursor. The settings page runs a step per poll;
+closing the page pauses the job and opening it again resumes it.
+"""
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from traces.ingest.pricing import PriceBook
+from traces.models import ModelCall
+from traces.rollups import refresh_costs
+
+from .models import CostRecomputeJob, JobStatus
+
+BATCH = 500
+ZERO = Decimal(0)
+# The money columns keep 10 decimal places: compare at that precision, as stored.
+CENT_FRACTION = Decimal("1e-10")
+
+
+def period_bounds(job):
+    """[start, end) in UTC for the job's dates, the end day included."""
+    start = datetime.combine(job.period_start, time.min, tzinfo=UTC)
+    end = datetime.combine(job.period_end + timedelta(days=1), time.min, tzinfo=UTC)
+    return start, end
+
+
+def calls_in_period(job):
+    start, end = period_bounds(job)
+    return ModelCall.objects.filter(workspace=job.workspace_id, created_at__gte=start, created_at__lt=end)
+
+
+def start(workspace, user, period_start, period_end):
+    """Create the job. Counts the calls of the period once (a range on the model_call_latest index)."""
+    job = CostRecomputeJob(
+        workspace=workspace, created_by=user, period_start=period_start, period_end=period_end
+    )
+    job.total = calls_in_period(job).count()
+    job.save()
+    return job
+
+
+def sent_by_client(call):
+    """A cost the client sent is stored whole, with no input/output split: the price table never set it."""
+    return call.input_cost == ZERO and call.output_cost == ZERO and call.cost != ZERO
+
+
+def step(job_id, workspace, batch=BATCH):
+    """Handle the next batch of the job; returns the job as it stands after the batch."""
+    with transaction.atomic():
+        job = CostRecomputeJob.objects.select_for_update().get(pk=job_id, workspace=workspace)
+        if job.status == JobStatus.DONE:
+            return job
+        calls = calls_in_period(job)
+        if job.cursor_at is not None:
+            calls = calls.filter(
+                Q(created_at__gt=job.cursor_at) | Q(created_at=job.cursor_at, id__gt=job.cursor_id)
+            )
+        rows = list(
+            calls.order_by("created_at", "id").only(
+                "id",
+                "run_id",
+                "model",
+                "created_at",
+                "prompt_tokens",
+                "completion_tokens",
+                "cached_tokens",
+                "input_cost",
+                "output_cost",
+                "cost",
+            )[:batch]
+        )
+        prices = PriceBook(workspace)
+        changed = []
+        for call in rows:
+            if sent_by_client(call):
+                continue
+            priced = prices.cost(
+                call.model, call.created_at, call.prompt_tokens, call.completion_tokens, call.cached_tokens
+            )
+            input_cost, output_cost = (value.quantize(CENT_FRACTION) for value in priced or (ZERO, ZERO))
+            new = (input_cost, output_cost, input_cost + output_cost)
+            if new != (call.input_cost, call.output_cost, call.cost):
+                call.input_cost, call.output_cost, call.cost = new
+                changed.append(call)
+        ModelCall.objects.bulk_update(changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH)
+        refresh_costs({call.run_id for call in changed})
+        job.done += len(rows)
+        job.changed += len(changed)
+        if rows:
+            job.cursor_at, job.cursor_id = rows[-1].created_at, rows[-1].pk
+        if len(rows) < batch:
+            job.status, job.finished_at = JobStatus.DONE, timezone.now()
+            job.total = max(job.total, job.done)
+        job.save()
+    return job

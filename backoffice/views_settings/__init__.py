@@ -1,0 +1,1 @@
+"""Settings pages for workspace admins: members, API keys, model prices, redaction, retention, audit log."""

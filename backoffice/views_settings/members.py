@@ -1,0 +1,133 @@
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from backoffice import audit
+from backoffice.access import workspace_view
+from backoffice.models import Membership, Role
+
+from .forms import MemberAddForm, MemberCreateForm, MemberRoleForm
+
+LAST_ADMIN = "A workspace needs at least one admin: make someone else an admin first."
+
+
+@require_GET
+@workspace_view(Role.ADMIN)
+def settings_index(request):
+    return redirect("settings:members", workspace=request.workspace.slug)
+
+
+def get_membership(request, member_id):
+    """A membership of the current workspace, with its user; 404 for any other id."""
+    memberships = Membership.objects.filter(workspace=request.workspace).select_related("user")
+    return get_object_or_404(memberships, pk=member_id)
+
+
+def render_members(request, *, add_form=None, create_form=None, error=None, status=200):
+    memberships = list(
+        Membership.objects.filter(workspace=request.workspace)
+        .select_related("user")
+        .order_by("user__username", "id")
+    )
+    admins = sum(1 for m in memberships if m.role == Role.ADMIN)
+    for membership in memberships:
+        membership.is_last_admin = membership.role == Role.ADMIN and admins == 1
+        membership.is_you = membership.user_id == request.user.pk
+    context = {
+        "section": "members",
+        "memberships": memberships,
+        "roles": Role.choices,
+        "add_form": add_form or MemberAddForm(workspace=request.workspace),
+        "create_form": create_form or MemberCreateForm(),
+        "error": error,
+    }
+    return render(request, "backoffice/settings/members.html", context, status=status)
+
+
+@require_GET
+@workspace_view(Role.ADMIN)
+def member_list(request):
+    return render_members(request)
+
+
+@require_POST
+@workspace_view(Role.ADMIN)
+def member_add(request):
+    form = MemberAddForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return render_members(request, add_form=form)
+    user, role = form.cleaned_data["user"], form.cleaned_data["role"]
+    Membership.objects.create(user=user, workspace=request.workspace, role=role)
+    audit.record(request, "member.added", user.get_username(), {"role": [None, role]})
+    messages.success(request, f"{user.get_username()} joined as {role}.")
+    return redirect("settings:members", workspace=request.workspace.slug)
+
+
+@require_POST
+@workspace_view(Role.ADMIN)
+def member_create(request):
+    form = MemberCreateForm(request.POST)
+    if not form.is_valid():
+        return render_members(request, create_form=form)
+    role = form.cleaned_data["role"]
+    with transaction.atomic():
+        user = form.save()
+        Membership.objects.create(user=user, workspace=request.workspace, role=role)
+        audit.record(request, "member.created", user.get_username(), {"role": [None, role]})
+    messages.success(
+        request, f"Created {user.get_username()} as {role}. Share the password with them safely."
+    )
+    return redirect("settings:members", workspace=request.workspace.slug)
+
+
+def keeps_an_admin(workspace, leaving):
+    """Is there an admin other than `leaving`? Locks the admin rows, so two admins demoting each other
+    at the same moment cannot both succeed. Call inside a transaction."""
+    admins = Membership.objects.select_for_update().filter(workspace=workspace, role=Role.ADMIN)
+    return any(pk != leaving.pk for pk in admins.values_list("pk", flat=True))
+
+
+def after_change(request, membership, still_admin):
+    """Back to the members page, or home when the admin has just given up their own admin role."""
+    if membership.user_id == request.user.pk and not still_admin and not request.user.is_superuser:
+        return redirect("home", workspace=request.workspace.slug)
+    return redirect("settings:members", workspace=request.workspace.slug)
+
+
+@require_POST
+@workspace_view(Role.ADMIN)
+def member_role(request, member_id):
+    membership = get_membership(request, member_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return render_members(request, error=f"Role: {form.errors['role'][0]}", status=400)
+    role = form.cleaned_data["role"]
+    if role == membership.role:
+        return redirect("settings:members", workspace=request.workspace.slug)
+    with transaction.atomic():
+        if membership.role == Role.ADMIN and not keeps_an_admin(request.workspace, membership):
+            return render_members(request, error=LAST_ADMIN, status=409)
+        before = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit.record(request, "member.role_changed", membership.user.get_username(), {"role": [before, role]})
+    messages.success(request, f"{membership.user.get_username()} is now {role}.")
+    return after_change(request, membership, still_admin=role == Role.ADMIN)
+
+
+@require_POST
+@workspace_view(Role.ADMIN)
+def member_remove(request, member_id):
+    membership = get_membership(request, member_id)
+    with transaction.atomic():
+        if membership.role == Role.ADMIN and not keeps_an_admin(request.workspace, membership):
+            return render_members(request, error=LAST_ADMIN, status=409)
+        membership.delete()
+        audit.record(
+            request, "member.removed", membership.user.get_username(), {"role": [membership.role, None]}
+        )
+    messages.success(request, f"{membership.user.get_username()} no longer has access.")
+    if membership.user_id == request.user.pk and not request.user.is_superuser:
+        return redirect("root")
+    return redirect("settings:members", workspace=request.workspace.slug)

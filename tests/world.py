@@ -1,0 +1,123 @@
+"""A workspace holding one row of every kind, made through the real ingest, for tests that walk
+every page: the URL policy walk and the escaping walk."""
+
+from datetime import UTC, datetime, timedelta
+
+from backoffice import cost_recompute
+from backoffice.models import AuditEntry, Role
+from tests.factories import make_api_key, make_member, make_workspace
+from traces.ingest import ingest_batch
+from traces.models import ModelPrice, RedactionRule, Review, Run
+
+START = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def stamp(seconds):
+    return (START + timedelta(seconds=seconds)).isoformat()
+
+
+def populate(workspace, text="hello"):
+    """Ingest a conversation with a run, tasks, a model call, messages and a business event, and add a
+    review, a key, a price, a redaction rule, an audit entry and a recompute job. `text` goes into
+    every name and payload that takes free text."""
+    short = text[:150]  # for names, which the schema caps at 200 characters
+    run_id, session_id, agent_id = (
+        f"{workspace.slug}-run",
+        f"{workspace.slug}-session",
+        f"{workspace.slug}-agent",
+    )
+    batch = [
+        ("agent.upsert", {"agent_id": agent_id, "name": f"Agent {short}", "description": short}),
+        (
+            "run.start",
+            {
+                "run_id": run_id,
+                "agent_id": agent_id,
+                "session_id": session_id,
+                "user_id": f"user {short}",
+                "workflow": f"flow {short}",
+                "input": {"question": text, text[:50]: [text]},
+                "metadata": {"note": text},
+                "tags": [short],
+                "graph": {"nodes": [{"id": "n1", "name": short}], "edges": []},
+            },
+        ),
+        ("step.start", {"run_id": run_id, "step_id": "step-1", "name": f"step {short}", "input": text}),
+        ("tool.call", {"run_id": run_id, "step_id": "tool-1", "tool": f"tool {short}", "args": {"q": text}}),
+        ("tool.failed", {"run_id": run_id, "step_id": "tool-1", "error": {"message": text}}),
+        (
+            "llm.call",
+            {
+                "run_id": run_id,
+                "step_id": "step-1",
+                "call_id": "call-1",
+                "model": f"model {short}",
+                "provider": "provider",
+                "prompt_tokens": 10,
+                "completion_tokens": 5,
+                "request": {"messages": [{"role": "user", "content": text}]},
+                "response": {"text": text},
+            },
+        ),
+        ("message", {"session_id": session_id, "run_id": run_id, "role": "user", "content": text}),
+        (
+            "message",
+            {
+                "session_id": session_id,
+                "run_id": run_id,
+                "role": "assistant",
+                "content": {"type": "card", "title": text},
+            },
+        ),
+        ("state.checkpoint", {"run_id": run_id, "state": {"memory": text}, "trace": [short]}),
+        ("gate.waiting", {"run_id": run_id, "step_id": "gate-1", "name": short}),
+        ("track", {"name": f"event {short}", "properties": {"plan": text}, "run_id": run_id}),
+        ("log", {"run_id": run_id, "step_id": "log-1", "name": f"log {short}", "output": text}),
+        ("step.ok", {"run_id": run_id, "step_id": "step-1", "output": text}),
+        ("run.failed", {"run_id": run_id, "error": {"message": text, "trace": text}}),
+    ]
+    events = [
+        {"id": f"{workspace.slug}-{i}", "type": kind, "timestamp": stamp(i), "body": body}
+        for i, (kind, body) in enumerate(batch)
+    ]
+    results = ingest_batch(workspace, events)
+    rejected = [r for r in results if r["status"] != "accepted"]
+    assert not rejected, rejected
+    run = Run.objects.get(workspace=workspace, run_id=run_id)
+    reviewer = make_member(workspace, Role.REVIEWER)
+    Review.objects.create(
+        workspace=workspace,
+        run=run,
+        rating="bad",
+        comment=f"Wrong answer {text}",
+        tags=[text],
+        assignee=reviewer,
+    )
+    make_api_key(workspace, label=f"key {short}"[:100])
+    ModelPrice.objects.create(workspace=workspace, model_pattern=short or "m")
+    RedactionRule.objects.create(workspace=workspace, pattern="secret", replacement=f"[{short}]"[:100])
+    AuditEntry.objects.create(
+        workspace=workspace,
+        actor_name=short,
+        action="member.added",
+        target=short,
+        changes={"role": [text, text]},
+    )
+    cost_recompute.start(workspace, None, START.date(), START.date())
+    return run
+
+
+def make_world(text="hello"):
+    """Two workspaces, each populated; `home` is the outsiders' own, `target` the one they must not see."""
+    home, target = make_workspace(), make_workspace(name=f"Team {text}"[:200])
+    populate(home)
+    populate(target, text)
+    return {
+        "home": home,
+        "target": target,
+        "home_admin": make_member(home, Role.ADMIN),
+        "target_admin": make_member(target, Role.ADMIN),
+        "target_viewer": make_member(target, Role.VIEWER),
+        "home_key": make_api_key(home)[1],
+        "target_key": make_api_key(target)[1],
+    }

@@ -1,0 +1,126 @@
+"""Roll-ups recomputed from the stored rows: a session's counts and preview, a run's tokens and cost.
+
+Used by the ingest fold after every batch, by `purge` after deleting old rows and by the cost
+recompute after changing model-call costs, so all three leave the same numbers.
+"""
+
+import json
+from decimal import Decimal
+
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from traces.models import ChatMessage, ChatRole, ModelCall, Run, RunStatus, Session, Task
+
+PREVIEW_CHARS = 300
+SESSION_ROLLUPS = [
+    "run_count",
+    "message_count",
+    "total_tokens",
+    "cost",
+    "has_error",
+    "started_at",
+    "last_activity_at",
+    "last_user_text",
+    "last_assistant_text",
+]
+
+
+def preview(content):
+    """A one-line text preview of chat content: never raw JSON."""
+    if content is None:
+        return ""
+    if isinstance(content, dict):
+        text = content.get("text") or content.get("title") or content.get("alt") or f"[{content.get('type')}]"
+        content = text if isinstance(text, str) else f"[{content.get('type')}]"
+    text = " ".join(str(content).split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def decode(value):
+    """A JSON column read through a subquery comes back as text on some backends."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _latest_content(role):
+    return Subquery(
+        ChatMessage.objects.filter(session=OuterRef("pk"), role=role)
+        .order_by("-sequence")
+        .values("content")[:1]
+    )
+
+
+def refresh_sessions(ids, widen=True):
+    """Recompute the roll-ups of these sessions (primary keys) from their runs and messages. Four queries.
+
+    The fold widens the times the row holds (`widen`), so sessions named only by business events keep
+    the same times whatever the order of batches; a purge, which removes what set them, does not.
+    """
+    ids = set(ids)
+    if not ids:
+        return
+    runs = (
+        Run.objects.filter(session__in=ids)
+        .values("session")
+        .annotate(
+            n=Count("id"),
+            tokens=Sum("total_tokens"),
+            cost_sum=Sum("cost"),
+            failed=Count("id", filter=Q(status=RunStatus.FAILED)),
+            first=Min("started_at"),
+            last=Max(Coalesce("ended_at", "started_at")),
+        )
+    )
+    messages = (
+        ChatMessage.objects.filter(session__in=ids)
+        .values("session")
+        .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at"))
+    )
+    run_rows = {r["session"]: r for r in runs}
+    message_rows = {m["session"]: m for m in messages}
+    changed = []
+    for session in Session.objects.filter(pk__in=ids).annotate(
+        latest_user=_latest_content(ChatRole.USER), latest_assistant=_latest_content(ChatRole.ASSISTANT)
+    ):
+        r, m = run_rows.get(session.pk, {}), message_rows.get(session.pk, {})
+        times = [t for t in (r.get("first"), m.get("first")) if t]
+        lasts = [t for t in (r.get("last"), m.get("last")) if t]
+        values = {
+            "run_count": r.get("n", 0),
+            "message_count": m.get("n", 0),
+            "total_tokens": r.get("tokens") or 0,
+            "cost": r.get("cost_sum") or Decimal(0),
+            "has_error": bool(r.get("failed")),
+            "started_at": min([session.started_at, *times] if widen or not times else times),
+            "last_activity_at": max([session.last_activity_at, *lasts] if widen or not lasts else lasts),
+            "last_user_text": preview(decode(session.latest_user)),
+            "last_assistant_text": preview(decode(session.latest_assistant)),
+        }
+        if any(getattr(session, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(session, name, value)
+            changed.append(session)
+    Session.objects.bulk_update(changed, SESSION_ROLLUPS, batch_size=500)
+
+
+def refresh_costs(run_pks):
+    """Recompute task and run cost from their model calls, then the runs' sessions. A handful of queries."""
+    run_pks = set(run_pks)
+    if not run_pks:
+        return
+    calls = ModelCall.objects.filter(task=OuterRef("pk")).values("task")
+    Task.objects.filter(pk__in=ModelCall.objects.filter(run__in=run_pks).values("task")).update(
+        cost=Coalesce(Subquery(calls.annotate(s=Sum("cost")).values("s")), Decimal(0))
+    )
+    run_calls = ModelCall.objects.filter(run=OuterRef("pk")).values("run")
+    Run.objects.filter(pk__in=run_pks).update(
+        cost=Coalesce(Subquery(run_calls.annotate(s=Sum("cost")).values("s")), Decimal(0))
+    )
+    refresh_sessions(
+        Run.objects.filter(pk__in=run_pks, session__isnull=False).values_list("session", flat=True).distinct()
+    )
