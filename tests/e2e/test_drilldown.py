@@ -1,3 +1,8 @@
+# Waits use URLs and locators, not page.wait_for_function: the CSP forbids evaluating strings.
+import re
+
+from playwright.sync_api import expect
+
 from tests.factories import make_member, make_workspace
 from tests.traces.scenario import make_conversation
 
@@ -17,8 +22,8 @@ def test_an_operator_drills_down_from_conversations_to_a_task(
     page.wait_for_selector("table.conversations")
     assert "conv-refund" in page.inner_text("#rows")
     page.fill("input[name=user]", "customer-9")
-    page.wait_for_function("location.search.includes('user=customer-9')")
-    page.wait_for_function("!document.querySelector('#rows').innerText.includes('conv-refund')")
+    page.wait_for_url(re.compile(r"[?&]user=customer-9"))
+    expect(page.locator("#rows")).not_to_contain_text("conv-refund")
     assert "conv-broken" in page.inner_text("#rows")
     screenshot("drilldown-1-conversations-filtered")
 
@@ -39,17 +44,17 @@ def test_an_operator_drills_down_from_conversations_to_a_task(
     screenshot("drilldown-4-run")
 
     page.click("#tab-events")
-    page.wait_for_function("location.pathname.endsWith('/runs/conv-broken-run-2/events/')")
+    page.wait_for_url(re.compile(r"/runs/conv-broken-run-2/events/$"))
     page.check("input[name=error]")
-    page.wait_for_function("location.search.includes('error=on')")
-    page.wait_for_function("document.querySelectorAll('.event-log .event').length === 3")
+    page.wait_for_url(re.compile(r"[?&]error=on"))
+    expect(page.locator(".event-log .event")).to_have_count(3)
     first_event = page.locator(".event-log .event").first
     first_event.locator("summary").first.click()
     assert "CRM timed out" in first_event.inner_text()
     screenshot("drilldown-5-run-events-errors")
 
     page.go_back()
-    page.wait_for_function("location.pathname.endsWith('/events/') && !location.search")
+    page.wait_for_url(re.compile(r"/events/$"))
     page.go_back()
     page.wait_for_selector("#tab-tasks[aria-current=page]")
     page.click("[data-fold]")
