@@ -39,3 +39,23 @@ def show_all(request, values):
     value = values[key]
     value = value() if callable(value) else value
     return render(request, "traces/includes/json_full.html", {"value": value, "key": key})
+
+
+def query_url(request, **changes):
+    """The current URL with some query parameters changed (None removes one); pages reset."""
+    query = request.GET.copy()
+    for name in ("after", "before", "full", *changes):
+        query.pop(name, None)
+    for name, value in changes.items():
+        if value is not None:
+            query[name] = value
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+def pager_urls(request, page, data):
+    """Links to the newer, older and newest keyset pages of a list."""
+    return {
+        "newer_url": query_url(request, before=page.previous) if page.previous else None,
+        "older_url": query_url(request, after=page.next) if page.next else None,
+        "newest_url": query_url(request) if data["after"] or data["before"] else None,
+    }

@@ -14,8 +14,7 @@ from traces.keyset import Keyset, encode
 from traces.models import Agent, ChatMessage, Run, RunStatus, Session
 from traces.task_tree import tree_page
 
-from .common import PAGE_SIZE, bad_query, fragment_target, render_region
-from .runs import query_url
+from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, query_url, render_region
 
 SESSIONS = Keyset("last_activity_at")
 TURNS = Keyset("sequence", is_time=False)
@@ -99,9 +98,7 @@ def session_list(request):
         "form": form,
         "page": page,
         "live": any(session.live for session in page.rows),
-        "newer_url": query_url(request, before=page.previous) if page.previous else None,
-        "older_url": query_url(request, after=page.next) if page.next else None,
-        "newest_url": query_url(request) if data["after"] or data["before"] else None,
+        **pager_urls(request, page, data),
     }
     return render_region(request, "traces/session_list.html", context, {"rows": "rows"})
 

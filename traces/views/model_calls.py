@@ -13,8 +13,7 @@ from traces.keyset import Keyset
 from traces.models import ModelCall
 from traces.rollup import model_rollup
 
-from .common import PAGE_SIZE, bad_query, render_region
-from .runs import query_url
+from .common import PAGE_SIZE, bad_query, pager_urls, render_region
 
 CALLS = Keyset("created_at")
 # Without a chosen range the roll-up covers this much, so its query stays bounded.
@@ -74,8 +73,6 @@ def model_call_list(request):
         "rollup": model_rollup(in_range),
         "default_range": default_range,
         "rollup_days": DEFAULT_ROLLUP_DAYS,
-        "newer_url": query_url(request, before=page.previous) if page.previous else None,
-        "older_url": query_url(request, after=page.next) if page.next else None,
-        "newest_url": query_url(request) if data["after"] or data["before"] else None,
+        **pager_urls(request, page, data),
     }
     return render_region(request, "traces/model_call_list.html", context, {"results": "results"})

@@ -22,7 +22,7 @@ from traces.keyset import Keyset
 from traces.models import Agent, ChatMessage, Event, Run, RunStatus
 from traces.task_tree import tree_page
 
-from .common import PAGE_SIZE, bad_query, fragment_target, render_region, show_all
+from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, query_url, render_region, show_all
 
 RUNS = Keyset("started_at")
 EVENTS = Keyset("timestamp", descending=False)
@@ -99,17 +99,6 @@ def render_run_tab(request, run, tab, template, context=None, regions=None):
     return render(request, template, context)
 
 
-def query_url(request, **changes):
-    """The current URL with some query parameters changed (None removes one); pages reset."""
-    query = request.GET.copy()
-    for name in ("after", "before", "full", *changes):
-        query.pop(name, None)
-    for name, value in changes.items():
-        if value is not None:
-            query[name] = value
-    return f"{request.path}?{query.urlencode()}" if query else request.path
-
-
 @require_GET
 @vary_on_headers("HX-Request")
 @workspace_view()
@@ -138,9 +127,7 @@ def run_list(request):
         "form": form,
         "page": page,
         "live": any(run.status == RunStatus.RUNNING for run in page.rows),
-        "newer_url": query_url(request, before=page.previous) if page.previous else None,
-        "older_url": query_url(request, after=page.next) if page.next else None,
-        "newest_url": query_url(request) if data["after"] or data["before"] else None,
+        **pager_urls(request, page, data),
     }
     return render_region(request, "traces/run_list.html", context, {"rows": "rows"})
 

@@ -9,8 +9,8 @@ from backoffice.access import workspace_view
 from traces.models import ModelCall, Task, TaskStatus
 from traces.task_tree import LISTED_FIELDS
 
-from .common import render_region, show_all
-from .runs import get_run, query_url
+from .common import query_url, render_region, show_all
+from .runs import get_run
 
 # A task with more children or calls than this links to the Tasks tab or the Model calls page for the rest.
 SHOWN = 100
