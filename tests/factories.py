@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backoffice.models import ApiKey, Membership, Role, Workspace
-from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Task
+from traces.models import Agent, ChatMessage, Event, ModelCall, Review, Run, Session, Task
 
 _ids = itertools.count(1)
 
@@ -135,3 +135,15 @@ def make_event(run, **overrides):
         **overrides,
     }
     return Event.objects.create(workspace=run.workspace, run=run, **fields)
+
+
+def make_review(run, **overrides):
+    """A review filed straight into the table (no activity): for tests of reading and listing."""
+    fields = {
+        "rating": "bad",
+        "comment": "The answer was wrong.",
+        "priority": "medium",
+        "reviewed_by": "tester",
+        **overrides,
+    }
+    return Review.objects.create(workspace=run.workspace, run=run, **fields)

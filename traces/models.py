@@ -368,6 +368,10 @@ class Priority(models.TextChoices):
     URGENT = "urgent", "Urgent"
 
 
+# Higher ranks first in the queue; computed by the database so no writer can let it drift.
+PRIORITY_RANK = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3, Priority.URGENT: 4}
+
+
 class ReviewStatus(models.TextChoices):
     OPEN = "open", "Open"
     IN_REVIEW = "in_review", "In review"
@@ -383,6 +387,14 @@ class Review(models.Model):
     rating = models.CharField(max_length=16, choices=Rating.choices)
     comment = models.TextField()
     priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.MEDIUM)
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            *[models.When(priority=value, then=models.Value(rank)) for value, rank in PRIORITY_RANK.items()],
+            default=models.Value(0),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
     tags = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
     assignee = models.ForeignKey(
@@ -403,8 +415,14 @@ class Review(models.Model):
     class Meta:
         db_table = "reviews"
         indexes = [
-            # Review queue: by status, then priority and age.
+            # Review queue sorted newest or oldest first, within a status; the training export
+            # (resolved reviews in (created_at, id) order).
             models.Index(fields=["workspace", "status", "-created_at"], name="review_by_status"),
+            # Review queue in its default order: priority first, then the oldest, keyset on
+            # (priority_rank, created_at, id).
+            models.Index(
+                fields=["workspace", "status", "-priority_rank", "created_at", "id"], name="review_queue"
+            ),
         ]
 
     def __str__(self):
