@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import conversations, model_calls, runs, tasks
+from .views import conversations, model_calls, reviews, runs, tasks
 
 app_name = "traces"
 
@@ -15,4 +15,13 @@ urlpatterns = [
     path("runs/<str:run_id>/state/", runs.run_state, name="run_state"),
     path("runs/<str:run_id>/tasks/<path:task_id>/", tasks.task_detail, name="task_detail"),
     path("model-calls/", model_calls.model_call_list, name="model_call_list"),
+    path("runs/<str:run_id>/review/", reviews.run_review, name="run_review"),
+    path("runs/<str:run_id>/review/create/", reviews.review_create, name="review_create"),
+    path("reviews/", reviews.review_list, name="review_list"),
+    path("reviews/stats/", reviews.review_stats, name="review_stats"),
+    path("reviews/export.jsonl", reviews.review_export, name="review_export"),
+    path("reviews/<int:review_id>/", reviews.review_detail, name="review_detail"),
+    path("reviews/<int:review_id>/edit/", reviews.review_update, name="review_update"),
+    path("reviews/<int:review_id>/status/", reviews.review_status, name="review_status"),
+    path("reviews/<int:review_id>/delete/", reviews.review_delete, name="review_delete"),
 ]
