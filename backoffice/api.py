@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
 
 from traces.api import router as traces_router
+from traces.api_reviews import router as reviews_router
 
 from .api_auth import ApiKeyAuth
 
@@ -42,6 +43,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("/", traces_router)
+api.add_router("/reviews", reviews_router)
 
 
 @api.exception_handler(Http404)
