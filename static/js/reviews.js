@@ -28,11 +28,12 @@
     if (delta > 0) document.querySelector("[data-next-page]")?.click();
   }
 
+  // The row comes back replaced; htmx.onLoad below selects the new one.
   function setStatus(row, status) {
     if (!row?.dataset.statusUrl) return;
     htmx.ajax("POST", row.dataset.statusUrl, {
       source: row, target: row, swap: "outerHTML", values: { status },
-    }).then(() => select(document.getElementById(row.id)));
+    });
   }
 
   function onQueueKey(event) {
@@ -122,6 +123,7 @@
   htmx.onLoad((root) => {
     root.querySelectorAll?.("#review-form, #edit form").forEach(setUpForm);
     if (root.matches?.("#review-form, #edit form")) setUpForm(root);
+    if (root.matches?.("[data-review-row]") && !selected()) return select(root);
     const first = rows()[0];
     if (first && !selected() && root.querySelector?.("[data-review-queue]")) select(first);
   });
