@@ -5,7 +5,7 @@ from django.http import QueryDict
 
 from . import reviews
 from .models import Priority, Rating, ReviewStatus
-from .review_queries import SORT_LABELS, parse_cursor
+from .review_queries import parse_cursor
 from .review_stats import period
 
 ANY = [("", "Any")]
@@ -17,23 +17,7 @@ def reply_label(message):
     return f"Reply #{message.sequence}: {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
-class ReviewRulesMixin:
-    """Field cleaning by the workflow's own rules, so the form and the API agree."""
-
-    def clean_comment(self):
-        return self.apply_rule("comment", reviews.clean_comment)
-
-    def clean_tags(self):
-        return self.apply_rule("tags", reviews.clean_tags)
-
-    def apply_rule(self, name, rule):
-        try:
-            return rule(self.cleaned_data.get(name))
-        except reviews.ReviewError as exc:
-            raise forms.ValidationError(exc.message) from None
-
-
-class ReviewForm(ReviewRulesMixin, forms.Form):
+class ReviewForm(forms.Form):
     """Filing a review. `replies` are the run's assistant turns that the review may target."""
 
     rating = forms.ChoiceField(choices=Rating.choices, widget=forms.RadioSelect)
@@ -62,6 +46,19 @@ class ReviewForm(ReviewRulesMixin, forms.Form):
         self.fields["target"].choices = [("", "The run as a whole")] + [
             (message.event_id, reply_label(message)) for message in replies
         ]
+
+    def clean_comment(self):
+        return self.apply_rule("comment", reviews.clean_comment)
+
+    def clean_tags(self):
+        return self.apply_rule("tags", reviews.clean_tags)
+
+    def apply_rule(self, name, rule):
+        """Clean a field by the workflow's own rule, so the form and the API agree."""
+        try:
+            return rule(self.cleaned_data.get(name))
+        except reviews.ReviewError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_target(self):
         return self.replies.get(self.cleaned_data.get("target"))
@@ -142,7 +139,9 @@ class ReviewFilterForm(forms.Form):
     assignee = forms.ChoiceField(required=False)
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
+    sort = forms.ChoiceField(
+        required=False, choices=[("priority", "Priority"), ("newest", "Newest"), ("oldest", "Oldest")]
+    )
     after = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
     def __init__(self, data=None, *, agents=(), assignees=(), **kwargs):

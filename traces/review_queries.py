@@ -28,7 +28,6 @@ SORTS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
 }
-SORT_LABELS = {"priority": "Priority", "newest": "Newest", "oldest": "Oldest"}
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

@@ -13,7 +13,7 @@ from .. import reviews
 from ..models import Agent, ChatRole, Run
 from ..review_export import export_response
 from ..review_forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
-from ..review_queries import SORT_LABELS, filter_reviews, get_review, page_of, reviews_in
+from ..review_queries import filter_reviews, get_review, page_of, reviews_in
 from ..review_stats import review_figures
 
 # Form field names of the workflow's fields, where they differ.
@@ -141,7 +141,7 @@ def review_list(request):
         "next_query": form.query(after=next_after) if next_after else None,
         "first_query": form.query(after="") if form.data.get("after") else None,
         "export_query": form.query(**{name: "" for name in form.fields if name not in EXPORT_FILTERS}),
-        "sort_label": SORT_LABELS.get(form.cleaned_data.get("sort", ""), "") if form.is_bound else "",
+        "sort": form.cleaned_data.get("sort"),
     }
     template = "traces/review_list.html#results" if wants_fragment(request) else "traces/review_list.html"
     return render(request, template, context, status=status)
