@@ -8,3 +8,6 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1200);
   });
 });
+
+// On phones the main nav scrolls sideways: bring the current section into view.
+document.querySelector(".nav [aria-current]")?.scrollIntoView({ block: "nearest", inline: "nearest" });

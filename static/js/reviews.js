@@ -2,9 +2,11 @@
 (() => {
   const STATUS_KEYS = { i: "in_review", r: "resolved", d: "dismissed", u: "open" };
 
+  // Keys typed into a field, with a modifier, or Enter on a focused link or button are not ours.
   const typing = (event) =>
     event.target.closest("input, textarea, select, [contenteditable]") ||
-    event.altKey || event.ctrlKey || event.metaKey;
+    event.altKey || event.ctrlKey || event.metaKey ||
+    (event.key === "Enter" && event.target.closest("a, button"));
 
   // --- The queue: j/k select, o/Enter open, status keys act on the selected row.
   const rows = () => Array.from(document.querySelectorAll("[data-review-queue] [data-review-row]"));

@@ -33,8 +33,15 @@ def test_a_reviewer_files_from_a_bubble_resolves_with_a_correction_and_exports(
     page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, live_server, reviewer.username)
 
-    # File a review from the bubble of the wrong reply.
-    page.goto(f"{live_server.url}/w/acme/runs/run-1042/review/")
+    # File a review from the Chat tab's bubble of the wrong reply: it opens the Review tab aimed at it.
+    page.goto(f"{live_server.url}/w/acme/runs/run-1042/chat/")
+    screenshot("review-chat-tab")
+    page.locator("[data-turn=ev-3] >> text=Review this reply").click()
+    page.wait_for_url("**/runs/run-1042/review/?message=ev-3*")
+    assert page.locator("select[name=target]").input_value() == "ev-3"
+    # On the Review tab the bubbles pick the reply in place.
+    page.locator("[data-turn=ev-5] >> text=Review this reply").click()
+    assert page.locator("select[name=target]").input_value() == "ev-5"
     page.locator("[data-turn=ev-3] >> text=Review this reply").click()
     assert page.locator("select[name=target]").input_value() == "ev-3"
     assert page.locator("[data-original]").inner_text() == WRONG
@@ -43,10 +50,12 @@ def test_a_reviewer_files_from_a_bubble_resolves_with_a_correction_and_exports(
     page.select_option("select[name=priority]", "high")
     page.fill("textarea[name=comment]", "Claimed the order arrived; the carrier says it is lost.")
     page.fill("input[name=tags]", "lost-parcel, hallucination")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar would land mid-page in a full-page shot
     screenshot("review-file-from-bubble")
     page.click("text=File review")
     page.wait_for_url("**/runs/run-1042/review/")
     assert "Review #" in page.inner_text("#review-tab")
+    assert page.locator("#tab-review[aria-current=page]").count() == 1
     screenshot("review-tab-filed")
     review = Review.objects.get()
     assert review.target_message.event_id == "ev-3"

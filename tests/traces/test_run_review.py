@@ -59,6 +59,19 @@ class RunReviewTabTest(TestCase):
         self.assertContains(response, "Ignored the user&#x27;s question.")
         self.assertContains(response, f"/w/acme/reviews/{self.review.pk}/")
 
+    def test_it_is_a_tab_of_the_run_page(self):
+        response = self.get()
+        self.assertContains(response, 'id="tab-review"')
+        self.assertContains(response, 'id="run-header"')
+        self.assertEqual(response.context["current_tab"], "review")
+
+    def test_chat_bubbles_offer_reviewers_to_review_a_reply(self):
+        link = "/w/acme/runs/run-1/review/?message=ev-a#review-form"
+        self.client.force_login(self.cast["reviewer"])
+        self.assertContains(self.client.get("/w/acme/runs/run-1/chat/"), link)
+        self.client.force_login(self.cast["viewer"])
+        self.assertNotContains(self.client.get("/w/acme/runs/run-1/chat/"), "Review this reply")
+
     def test_htmx_gets_the_tab_without_the_page(self):
         response = self.get(HX_Request="true")
         self.assertNotContains(response, "<html")
@@ -76,10 +89,10 @@ class RunReviewTabTest(TestCase):
         for turns in (2, 20):
             while run.messages.count() < turns:
                 make_message(session, run=run, role="assistant", content="More")
-            with self.assertNumQueries(5):  # session, user, membership, run with review, turns
+            with self.assertNumQueries(6):  # session, user, membership, run, review, turns
                 response = self.client.get("/w/acme/runs/run-long/review/", headers={"HX-Request": "true"})
             self.assertEqual(len(response.context["turns"]), turns)
-            with self.assertNumQueries(6):  # and the workspace switcher
+            with self.assertNumQueries(7):  # and the workspace switcher
                 self.client.get("/w/acme/runs/run-long/review/")
 
 

@@ -1,7 +1,7 @@
 """Review pages: the run's Review tab, the queue, a review's detail, stats and the training export."""
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -10,11 +10,12 @@ from backoffice.access import can, workspace_view
 from backoffice.models import Role
 
 from .. import reviews
-from ..models import Agent, ChatRole, Run
+from ..models import Agent, ChatRole, Review
 from ..review_export import export_response
 from ..review_forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
 from ..review_queries import filter_reviews, get_review, page_of, reviews_in
 from ..review_stats import review_figures
+from .runs import get_run, render_run_tab
 
 # Form field names of the workflow's fields, where they differ.
 FORM_FIELD = {"target_message": "target"}
@@ -25,17 +26,17 @@ def wants_fragment(request):
     return request.htmx and not request.htmx.history_restore_request
 
 
-def get_run(workspace, run_id):
-    """A run of this workspace with its agent, session and review (if any); 404 otherwise."""
-    runs = Run.objects.filter(workspace=workspace).select_related(
-        "agent", "session", "review", "review__assignee", "review__target_message"
-    )
-    return get_object_or_404(runs, run_id=run_id)
+def review_of(run):
+    """The run's review with who it is assigned to and the reply it targets, or None. One query."""
+    return Review.objects.filter(run=run).select_related("assignee", "target_message").first()
 
 
 def turns_of(run):
     """The run's chat turns in order. One query."""
-    return list(run.messages.order_by("sequence", "id"))
+    turns = list(run.messages.order_by("sequence", "id"))
+    for turn in turns:
+        turn.run = run  # the bubbles link to it: no need to fetch it once per turn
+    return turns
 
 
 def replies_in(turns):
@@ -62,9 +63,8 @@ def add_rule_error(form, exc):
 # The Review tab of a run.
 
 
-def run_review_page(request, run, form=None, status=200):
+def run_review_page(request, run, review, form=None):
     turns = turns_of(run)
-    review = getattr(run, "review", None)
     replies = replies_in(turns)
     if review is None and form is None and can(request, Role.REVIEWER):
         picked = request.GET.get("message", "")
@@ -74,7 +74,6 @@ def run_review_page(request, run, form=None, status=200):
     if form is not None:
         target = form["target"].value() or None
     context = {
-        "run": run,
         "review": review,
         "turns": turns,
         "target": target,
@@ -82,32 +81,34 @@ def run_review_page(request, run, form=None, status=200):
         "originals": texts,
         "original": texts.get(target, default),
         "default_original": default,
+        # While the run is live only its header refreshes: a half-written review must stay.
+        "live_target": "#run-header",
     }
-    template = "traces/run_review.html#review" if wants_fragment(request) else "traces/run_review.html"
-    return render(request, template, context, status=status)
+    return render_run_tab(request, run, "review", "traces/run_review.html", context)
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @workspace_view()
 def run_review(request, run_id):
-    return run_review_page(request, get_run(request.workspace, run_id))
+    run = get_run(request, run_id)
+    return run_review_page(request, run, review_of(run))
 
 
 @require_POST
 @workspace_view(Role.REVIEWER)
 def review_create(request, run_id):
-    run = get_run(request.workspace, run_id)
-    if getattr(run, "review", None) is not None:
+    run = get_run(request, run_id)
+    if review_of(run) is not None:
         return redirect("traces:run_review", request.workspace.slug, run.run_id)
     form = ReviewForm(request.POST, replies=replies_in(turns_of(run)))
     if not form.is_valid():
-        return run_review_page(request, run, form=form)
+        return run_review_page(request, run, None, form=form)
     try:
         reviews.file_review(run, actor=actor(request), **form.review_fields())
     except reviews.ReviewError as exc:
         add_rule_error(form, exc)
-        return run_review_page(request, run, form=form)
+        return run_review_page(request, run, None, form=form)
     except reviews.AlreadyReviewed:
         pass  # filed by someone else meanwhile: the tab shows theirs
     return redirect("traces:run_review", request.workspace.slug, run.run_id)

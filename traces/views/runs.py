@@ -46,6 +46,7 @@ RUN_TABS = [
     Tab("chat", "Chat", "traces:run_chat", 40, shown=lambda run: run.has_messages),
     Tab("events", "Events", "traces:run_events", 50),
     Tab("state", "State", "traces:run_state", 60),
+    Tab("review", "Review", "traces:run_review", 70),
 ]
 
 
