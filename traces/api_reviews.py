@@ -243,7 +243,9 @@ def review_create(request, payload: ReviewIn):
     return Status(201, detail_out(get_review(request.workspace, review.pk)))
 
 
-@router.get("/check", response={200: ReviewCheck, 404: Problem}, summary="Whether a run has a review")
+@router.get(
+    "/check/{run_id}", response={200: ReviewCheck, 404: Problem}, summary="Whether a run has a review"
+)
 def review_check(request, run_id: str):
     run = get_object_or_404(
         Run.objects.filter(workspace=request.workspace).select_related("review"), run_id=run_id

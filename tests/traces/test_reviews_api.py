@@ -69,7 +69,7 @@ class ReviewsApiTest(TestCase):
         for method, body in (("get", None), ("patch", {"rating": "good"}), ("delete", None)):
             with self.subTest(method=method):
                 self.assertEqual(self.call(method, f"/{self.foreign_review.pk}", body).status_code, 404)
-        self.assertEqual(self.call("get", "/check?run_id=run-elsewhere").status_code, 404)
+        self.assertEqual(self.call("get", "/check/run-elsewhere").status_code, 404)
         self.assertTrue(Review.objects.filter(pk=self.foreign_review.pk).exists())
 
     def test_validation_errors_name_the_field(self):
@@ -96,9 +96,9 @@ class ReviewsApiTest(TestCase):
         self.assertFalse(Review.objects.filter(workspace=self.workspace).exists())
 
     def test_it_tells_whether_a_run_has_a_review(self):
-        self.assertEqual(self.call("get", "/check?run_id=run-1").json()["has_review"], False)
+        self.assertEqual(self.call("get", "/check/run-1").json()["has_review"], False)
         review_id = self.create().json()["id"]
-        body = self.call("get", "/check?run_id=run-1").json()
+        body = self.call("get", "/check/run-1").json()
         self.assertEqual((body["has_review"], body["review_id"], body["status"]), (True, review_id, "open"))
 
     def test_patching_the_status_stamps_resolved_by_and_at(self):
@@ -138,7 +138,7 @@ class ReviewsApiTest(TestCase):
 
     def test_it_is_in_the_openapi_schema(self):
         paths = self.client.get("/api/v1/openapi.json").json()["paths"]
-        for path in ("", "/check", "/stats", "/export", "/{review_id}"):
+        for path in ("", "/check/{run_id}", "/stats", "/export", "/{review_id}"):
             self.assertIn(f"/api/v1/reviews{path}", paths)
         self.assertEqual(set(paths["/api/v1/reviews/{review_id}"]), {"get", "patch", "delete"})
 
