@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
+from .keyset import EPOCH, MICROSECOND, encode
 from .models import Review, ReviewStatus
 
 PAGE_SIZE = 50
@@ -22,15 +23,14 @@ STATUS_FILTERS = {
     **{status.value: (status.value,) for status in ReviewStatus},
 }
 
-# Each order ends with the pk so it is total; `cursor` lists the values a page continues after.
+# Each order ends with the pk so it is total; `cursor` lists the values a page continues after. The
+# queue's priority order has three keys, which traces.keyset (one key and the id) cannot page; the
+# cursors are written the same way.
 SORTS = {
     "priority": ("-priority_rank", "created_at", "id"),
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
 }
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 
 def reviews_in(workspace):
@@ -81,13 +81,9 @@ def filter_reviews(queryset, filters):
     return queryset
 
 
-def micros(moment):
-    return (moment - EPOCH) // MICROSECOND
-
-
 def cursor_of(review, sort):
     """The `after` value that continues a page after this review."""
-    parts = [micros(review.created_at), review.pk]
+    parts = [encode(review.created_at), review.pk]
     if sort == "priority":
         parts.insert(0, review.priority_rank)
     return ".".join(str(part) for part in parts)
