@@ -127,6 +127,8 @@ class Run(models.Model):
             models.Index(fields=["workspace", "agent", "-started_at"], name="run_by_agent"),
             # A conversation's runs in order, and the session roll-up.
             models.Index(fields=["session", "started_at"], name="run_by_session"),
+            # Workflow DAG across runs: a workflow's latest runs within a period.
+            models.Index(fields=["workspace", "workflow", "-started_at"], name="run_by_workflow"),
         ]
 
     def __str__(self):
