@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import conversations, model_calls, reviews, runs, tasks
+from .views import conversations, graphs, model_calls, reviews, runs, tasks
 
 app_name = "traces"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     path("reviews/<int:review_id>/edit/", reviews.review_update, name="review_update"),
     path("reviews/<int:review_id>/status/", reviews.review_status, name="review_status"),
     path("reviews/<int:review_id>/delete/", reviews.review_delete, name="review_delete"),
+    path("runs/<str:run_id>/dag/", graphs.run_dag, name="run_dag"),
+    path("runs/<str:run_id>/timeline/", graphs.run_timeline, name="run_timeline"),
+    path("workflows/<path:workflow>/dag/", graphs.workflow_dag, name="workflow_dag"),
 ]

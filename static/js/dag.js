@@ -1,0 +1,136 @@
+// Pan and zoom for the server-rendered graphs, and the selected node or bar.
+// The SVG comes laid out from the server; this only scales it and scrolls its frame.
+(() => {
+  const STEP = 1.25;
+  const MIN_SCALE = 0.1;
+  const MAX_SCALE = 2.5;
+  const READABLE = 0.6; // the first view fits the width, but never shrinks text below this
+  const WHOLE = 0.8; // ... and shows the whole graph when that keeps text at least this large
+
+  function setUp(frame) {
+    const svg = frame.querySelector("svg.dag");
+    if (!svg || frame.dataset.ready) return;
+    frame.dataset.ready = "1";
+    const [, , width, height] = svg.getAttribute("viewBox").split(/\s+/).map(Number);
+    let scale = 1;
+
+    function apply(next, anchorX, anchorY) {
+      next = Math.min(MAX_SCALE, Math.max(MIN_SCALE, next));
+      // Keep the point under the anchor (the pointer, or the middle of the view) in place.
+      const ax = anchorX ?? frame.clientWidth / 2;
+      const ay = anchorY ?? frame.clientHeight / 2;
+      const x = (frame.scrollLeft + ax) / scale;
+      const y = (frame.scrollTop + ay) / scale;
+      scale = next;
+      svg.setAttribute("width", Math.round(width * scale));
+      svg.setAttribute("height", Math.round(height * scale));
+      frame.scrollLeft = x * scale - ax;
+      frame.scrollTop = y * scale - ay;
+    }
+
+    function fitWidth() {
+      return (frame.clientWidth - 2) / width;
+    }
+
+    function fitAll() {
+      return Math.min(fitWidth(), (frame.clientHeight - 2) / height, 1);
+    }
+
+    frame.classList.add("zoomable");
+    let first = Math.min(1, fitWidth());
+    if (height * first > frame.clientHeight && fitAll() >= WHOLE) first = fitAll();
+    apply(Math.max(first, READABLE), 0, 0);
+    frame.scrollLeft = 0;
+    frame.scrollTop = 0;
+
+    const controls = frame.closest(".dag-graph")?.querySelector("[data-dag-zoom]");
+    if (controls) {
+      controls.hidden = false;
+      controls.addEventListener("click", (event) => {
+        const action = event.target.closest("[data-zoom]")?.dataset.zoom;
+        if (action === "in") apply(scale * STEP);
+        if (action === "out") apply(scale / STEP);
+        if (action === "fit") apply(fitAll(), 0, 0);
+      });
+    }
+
+    frame.addEventListener("wheel", (event) => {
+      if (!event.ctrlKey && !event.metaKey) return; // a plain wheel scrolls, as everywhere else
+      event.preventDefault();
+      const box = frame.getBoundingClientRect();
+      apply(scale * (event.deltaY < 0 ? STEP : 1 / STEP), event.clientX - box.left, event.clientY - box.top);
+    }, { passive: false });
+
+    frame.addEventListener("keydown", (event) => {
+      if (event.target !== frame) return;
+      if (event.key === "+" || event.key === "=") apply(scale * STEP);
+      else if (event.key === "-") apply(scale / STEP);
+      else if (event.key === "0") apply(fitAll(), 0, 0);
+      else return;
+      event.preventDefault();
+    });
+
+    // Drag to pan; a drag that moved does not count as a click on the node under it.
+    let drag = null;
+    frame.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0 || event.pointerType === "touch") return;
+      drag = { x: event.clientX, y: event.clientY, left: frame.scrollLeft, top: frame.scrollTop, moved: false };
+    });
+    frame.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const dx = event.clientX - drag.x;
+      const dy = event.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < 5) return;
+      if (!drag.moved) {
+        drag.moved = true;
+        frame.classList.add("panning");
+        frame.setPointerCapture(event.pointerId);
+      }
+      frame.scrollLeft = drag.left - dx;
+      frame.scrollTop = drag.top - dy;
+    });
+    const stop = () => {
+      if (drag?.moved) {
+        frame.classList.remove("panning");
+        frame.addEventListener("click", (event) => { event.preventDefault(); event.stopPropagation(); },
+          { capture: true, once: true });
+      }
+      drag = null;
+    };
+    frame.addEventListener("pointerup", stop);
+    frame.addEventListener("pointercancel", stop);
+
+    const selected = svg.querySelector(".node.selected");
+    if (selected) {
+      const box = selected.getBBox();
+      const matrix = selected.transform.baseVal.consolidate()?.matrix;
+      const x = ((matrix?.e ?? 0) + box.width / 2) * scale;
+      const y = ((matrix?.f ?? 0) + box.height / 2) * scale;
+      frame.scrollLeft = x - frame.clientWidth / 2;
+      frame.scrollTop = y - frame.clientHeight / 2;
+    }
+  }
+
+  // The clicked node or bar stays marked while its task is in the panel.
+  document.addEventListener("click", (event) => {
+    const item = event.target.closest("svg.dag a.node, .tl-link");
+    if (!item || event.defaultPrevented) return;
+    const scope = item.closest("svg.dag, .timeline");
+    scope.querySelectorAll(".selected").forEach((other) => other.classList.remove("selected"));
+    item.classList.add("selected");
+  });
+
+  // On a narrow screen the panel sits under the graph: bring it into view when it fills.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const panel = event.detail.target;
+    if (panel.id !== "task-panel") return;
+    if (panel.getBoundingClientRect().top > window.innerHeight * 0.6) {
+      panel.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  });
+
+  htmx.onLoad((root) => {
+    const frames = root.matches?.("[data-dag]") ? [root] : root.querySelectorAll?.("[data-dag]") ?? [];
+    frames.forEach(setUp);
+  });
+})();
