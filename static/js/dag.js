@@ -36,21 +36,37 @@
       return Math.min(fitWidth(), (frame.clientHeight - 2) / height, 1);
     }
 
+    // The first view fits the width (or the whole graph when that stays readable), and follows
+    // the frame's width as the window changes, until the operator zooms.
+    let zoomed = false;
+    function firstView() {
+      let first = Math.min(1, fitWidth());
+      if (height * first > frame.clientHeight && fitAll() >= WHOLE) first = fitAll();
+      apply(Math.max(first, READABLE), 0, 0);
+      frame.scrollLeft = 0;
+      frame.scrollTop = 0;
+    }
     frame.classList.add("zoomable");
-    let first = Math.min(1, fitWidth());
-    if (height * first > frame.clientHeight && fitAll() >= WHOLE) first = fitAll();
-    apply(Math.max(first, READABLE), 0, 0);
-    frame.scrollLeft = 0;
-    frame.scrollTop = 0;
+    firstView();
+    let lastWidth = frame.clientWidth;
+    new ResizeObserver(() => {
+      if (zoomed || frame.clientWidth === lastWidth) return;
+      lastWidth = frame.clientWidth;
+      firstView();
+    }).observe(frame);
+    function zoom(next, anchorX, anchorY) {
+      zoomed = true;
+      apply(next, anchorX, anchorY);
+    }
 
     const controls = frame.closest(".dag-graph")?.querySelector("[data-dag-zoom]");
     if (controls) {
       controls.hidden = false;
       controls.addEventListener("click", (event) => {
         const action = event.target.closest("[data-zoom]")?.dataset.zoom;
-        if (action === "in") apply(scale * STEP);
-        if (action === "out") apply(scale / STEP);
-        if (action === "fit") apply(fitAll(), 0, 0);
+        if (action === "in") zoom(scale * STEP);
+        if (action === "out") zoom(scale / STEP);
+        if (action === "fit") zoom(fitAll(), 0, 0);
       });
     }
 
@@ -58,14 +74,14 @@
       if (!event.ctrlKey && !event.metaKey) return; // a plain wheel scrolls, as everywhere else
       event.preventDefault();
       const box = frame.getBoundingClientRect();
-      apply(scale * (event.deltaY < 0 ? STEP : 1 / STEP), event.clientX - box.left, event.clientY - box.top);
+      zoom(scale * (event.deltaY < 0 ? STEP : 1 / STEP), event.clientX - box.left, event.clientY - box.top);
     }, { passive: false });
 
     frame.addEventListener("keydown", (event) => {
       if (event.target !== frame) return;
-      if (event.key === "+" || event.key === "=") apply(scale * STEP);
-      else if (event.key === "-") apply(scale / STEP);
-      else if (event.key === "0") apply(fitAll(), 0, 0);
+      if (event.key === "+" || event.key === "=") zoom(scale * STEP);
+      else if (event.key === "-") zoom(scale / STEP);
+      else if (event.key === "0") zoom(fitAll(), 0, 0);
       else return;
       event.preventDefault();
     });
@@ -114,7 +130,7 @@
   // The clicked node or bar stays marked while its task is in the panel.
   document.addEventListener("click", (event) => {
     const item = event.target.closest("svg.dag a.node, .tl-link");
-    if (!item || event.defaultPrevented) return;
+    if (!item) return;
     const scope = item.closest("svg.dag, .timeline");
     scope.querySelectorAll(".selected").forEach((other) => other.classList.remove("selected"));
     item.classList.add("selected");

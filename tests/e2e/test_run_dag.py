@@ -1,0 +1,71 @@
+from backoffice.models import Role
+from tests import workflows
+from tests.factories import make_member, make_workspace
+
+from .conftest import log_in
+
+
+def test_an_operator_follows_a_run_through_its_dag_and_timeline(
+    transactional_db, live_server, page, screenshot
+):
+    workspace = make_workspace(slug="acme", name="Acme")
+    user = make_member(workspace, Role.VIEWER, username="ada")
+    workflows.ingest(workspace, workflows.order_validation("order-1", items=4))
+    workflows.ingest(workspace, workflows.support_concierge("support-1", refund_fails=True))
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, user.username)
+
+    # The declared workflow, with the path the run took.
+    page.goto(f"{live_server.url}/w/acme/runs/order-1/dag/")
+    assert page.locator("svg.dag [data-node].s-unreached").count() == 3
+    assert page.locator("[data-dag-zoom]").is_visible()  # pan and zoom are on
+    screenshot("run-dag-workflow")
+
+    # Zoom in, then back to the fitted view.
+    svg = page.locator(".graph-frame svg.dag")
+    before = float(svg.get_attribute("width"))
+    page.click("[data-zoom=in]")
+    assert float(svg.get_attribute("width")) > before
+    page.click("[data-zoom=fit]")
+
+    # Switch to one node per task: the graph is swapped in place and the URL says so.
+    page.click("nav.segmented >> text=Expanded")
+    page.wait_for_url("**mode=expanded**")
+    assert page.locator("svg.dag [data-node]").count() == 14
+    assert page.locator("nav.segmented a[aria-current]").inner_text() == "Expanded"
+
+    # A click on a node opens its task beside the graph.
+    page.click("svg.dag [data-node].t-diamond")
+    page.wait_for_selector("#task-panel .task-panel")
+    assert "check_stock" in page.inner_text("#task-panel")
+    assert "task=" in page.url
+    assert page.locator("svg.dag [data-node].selected").count() == 1
+    screenshot("run-dag-expanded-panel")
+
+    # A loop in an agent run shows as a node visited three times, with edges back to it.
+    page.goto(f"{live_server.url}/w/acme/runs/support-1/dag/")
+    assert page.locator("svg.dag .edge.back").count() == 2
+    assert "×3" in page.locator("svg.dag [data-node=plan]").text_content()
+    screenshot("run-dag-loops")
+
+    # The timeline: a bar tells its task when hovered, and opens it in the panel when clicked.
+    page.goto(f"{live_server.url}/w/acme/runs/support-1/timeline/")
+    bar = page.locator(".tl-link", has_text="issue_refund")
+    bar.hover()
+    tip = bar.locator(".tl-tip")
+    assert tip.is_visible()
+    assert "tool" in tip.inner_text() and "starts at +" in tip.inner_text()
+    screenshot("run-timeline", narrow=False)
+    bar.click()
+    page.wait_for_selector("#task-panel .task-panel")
+    assert "issue_refund" in page.inner_text("#task-panel")
+    screenshot("run-timeline-panel")
+
+    # The workflow across its runs, reached from the run's DAG tab.
+    page.goto(f"{live_server.url}/w/acme/runs/order-1/dag/")
+    page.click("text=order_validation across runs →")
+    page.wait_for_url("**/workflows/order_validation/dag/")
+    assert "1 run from" in page.inner_text(".graph-summary")
+    screenshot("workflow-dag")
+    assert errors == []
