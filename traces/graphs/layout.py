@@ -91,6 +91,7 @@ def layout(keys, edges, *, sizes=None, width=NODE_WIDTH, height=NODE_HEIGHT):
     graph = LayeredGraph(keys, rank, segments, widths)
     order = graph.reduce_crossings()
     x = graph.assign_coordinates(order)
+    graph.straighten(order, x)
 
     depth = max(rank.values(), default=-1) + 1
     layer_height = [0] * depth
@@ -322,6 +323,29 @@ class LayeredGraph:
                     x[node] = value
         left = min((x[n] - self.width[n] / 2 for n in x), default=0)
         return {n: value - left + MARGIN for n, value in x.items()}
+
+    def straighten(self, layers, x):
+        """Run each long edge straight down where its layers leave room: under its source, over its
+        target, or at its middle. Nodes keep their order and their gaps."""
+        layer_of = {node: (i, at) for i, layer in enumerate(layers) for at, node in enumerate(layer)}
+
+        def fits(node, value):
+            i, at = layer_of[node]
+            layer = layers[i]
+            left = layer[at - 1] if at else None
+            right = layer[at + 1] if at + 1 < len(layer) else None
+            return (left is None or x[left] + self.gap(left, node) <= value + 1e-6) and (
+                right is None or value + self.gap(node, right) <= x[right] + 1e-6
+            )
+
+        for chain in self.chains.values():
+            source, target = self.up[chain[0]][0], self.down[chain[-1]][0]
+            middle = sorted(x[d] for d in chain)[len(chain) // 2]
+            for value in (x[source], x[target], middle):
+                if all(fits(d, value) for d in chain):
+                    for d in chain:
+                        x[d] = value
+                    break
 
     def gap(self, a, b):
         if a in self.dummies or b in self.dummies:
