@@ -8,9 +8,8 @@ from django.utils import timezone
 from tests import workflows
 from tests.factories import make_workspace
 from traces.graphs import across_runs
-from traces.graphs.inference import Step, aggregated, declared, expanded
+from traces.graphs.inference import STEP_FIELDS, Step, aggregated, declared, expanded
 from traces.models import Run, Task
-from traces.views.graphs import STEP_FIELDS
 
 
 def steps_of(run_id):

@@ -13,7 +13,7 @@ and a loop shows as an edge back to an earlier step. Expanded graphs have one no
 """
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import pairwise
 
 FAN_OUT = frozenset({"parallel", "foreach"})
@@ -37,6 +37,9 @@ class Step:
     @property
     def label(self):
         return self.name or self.step_id
+
+
+STEP_FIELDS = tuple(f.name for f in fields(Step))  # the Task columns a Step is read from
 
 
 @dataclass

@@ -18,17 +18,6 @@ from traces.models import Run, Task, TaskStatus
 
 MAX_EXPANDED = 500  # one node per task stays readable up to here; past it, aggregate
 MAX_STEPS = 20_000  # tasks read for an aggregated graph
-STEP_FIELDS = (
-    "id",
-    "step_id",
-    "parent_id",
-    "name",
-    "type",
-    "status",
-    "sequence",
-    "duration_ms",
-    "total_tokens",
-)
 WORKFLOW_NODE_HEIGHT = NODE_HEIGHT + 14  # room for the p50 / p95 line
 
 
@@ -48,9 +37,8 @@ def wants_fragment(request):
 
 def load_steps(run, limit):
     """The run's tasks as graph steps, in sequence order: (steps, whether there were more)."""
-    rows = list(
-        Task.objects.filter(run=run).order_by("sequence", "id").values_list(*STEP_FIELDS)[: limit + 1]
-    )
+    tasks = Task.objects.filter(run=run).order_by("sequence", "id")
+    rows = list(tasks.values_list(*inference.STEP_FIELDS)[: limit + 1])
     return [inference.Step(*row) for row in rows[:limit]], len(rows) > limit
 
 
