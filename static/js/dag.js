@@ -6,6 +6,8 @@
   const MAX_SCALE = 2.5;
   const READABLE = 0.6; // the first view fits the width, but never shrinks text below this
   const WHOLE = 0.8; // ... and shows the whole graph when that keeps text at least this large
+  // Where the operator left each graph, so that a live refresh that redraws it keeps the view.
+  const views = new Map();
 
   function setUp(frame) {
     const svg = frame.querySelector("svg.dag");
@@ -47,7 +49,18 @@
       frame.scrollTop = 0;
     }
     frame.classList.add("zoomable");
-    firstView();
+    const key = frame.dataset.dag;
+    const kept = views.get(key);
+    if (kept) {
+      zoomed = kept.zoomed;
+      apply(kept.scale, 0, 0);
+      frame.scrollLeft = kept.left;
+      frame.scrollTop = kept.top;
+    } else {
+      firstView();
+    }
+    const remember = () => views.set(key, { scale, zoomed, left: frame.scrollLeft, top: frame.scrollTop });
+    frame.addEventListener("scroll", remember, { passive: true });
     let lastWidth = frame.clientWidth;
     new ResizeObserver(() => {
       if (zoomed || frame.clientWidth === lastWidth) return;
@@ -57,6 +70,7 @@
     function zoom(next, anchorX, anchorY) {
       zoomed = true;
       apply(next, anchorX, anchorY);
+      remember();
     }
 
     const controls = frame.closest(".dag-graph")?.querySelector("[data-dag-zoom]");
@@ -117,7 +131,7 @@
     frame.addEventListener("pointercancel", stop);
 
     const selected = svg.querySelector(".node.selected");
-    if (selected) {
+    if (selected && !kept) {
       const box = selected.getBBox();
       const matrix = selected.transform.baseVal.consolidate()?.matrix;
       const x = ((matrix?.e ?? 0) + box.width / 2) * scale;
