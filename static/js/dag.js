@@ -150,11 +150,21 @@
     item.classList.add("selected");
   });
 
+  // A run's live refresh asks for what the address bar shows now: a tab pushes its own state there
+  // (a graph mode, a selected task) after the page was drawn. Pages restart from the first.
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt.id !== "run-live") return;
+    const url = new URL(window.location.href);
+    if (url.pathname !== new URL(event.detail.path, window.location.href).pathname) return;
+    ["after", "before", "full"].forEach((name) => url.searchParams.delete(name));
+    event.detail.path = url.pathname + url.search;
+  });
+
   // On a narrow screen the panel sits under the graph: bring it into view when it fills.
   document.addEventListener("htmx:afterSwap", (event) => {
-    const panel = event.detail.target;
-    if (panel.id !== "task-panel") return;
-    if (panel.getBoundingClientRect().top > window.innerHeight * 0.6) {
+    if (!event.detail.requestConfig?.elt?.closest?.("svg.dag a.node, .tl-link")) return;
+    const panel = document.getElementById("task-panel");
+    if (panel && panel.getBoundingClientRect().top > window.innerHeight * 0.6) {
       panel.scrollIntoView({ behavior: "smooth", block: "start" });
     }
   });

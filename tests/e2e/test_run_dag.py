@@ -37,8 +37,8 @@ def test_an_operator_follows_a_run_through_its_dag_and_timeline(
 
     # A click on a node opens its task beside the graph.
     page.click("svg.dag [data-node].t-diamond")
-    page.wait_for_selector("#task-panel .task-panel")
-    assert "check_stock" in page.inner_text("#task-panel")
+    page.wait_for_selector("#task-panel #task-page h1")
+    assert "check_stock" in page.inner_text("#task-panel h1")
     assert "task=" in page.url
     assert page.locator("svg.dag [data-node].selected").count() == 1
     screenshot("run-dag-expanded-panel")
@@ -58,9 +58,15 @@ def test_an_operator_follows_a_run_through_its_dag_and_timeline(
     assert "tool" in tip.inner_text() and "starts at +" in tip.inner_text()
     screenshot("run-timeline", narrow=False)
     bar.click()
-    page.wait_for_selector("#task-panel .task-panel")
-    assert "issue_refund" in page.inner_text("#task-panel")
+    page.wait_for_selector("#task-panel #task-page h1")
+    assert "issue_refund" in page.inner_text("#task-panel h1")
     screenshot("run-timeline-panel")
+
+    # Back to the DAG through the tab bar: the graph comes with its zoom controls, the task stays open.
+    page.click("#tab-dag")
+    page.wait_for_url("**/runs/support-1/dag/")
+    page.wait_for_selector("[data-dag-zoom]:not([hidden])")
+    assert "issue_refund" in page.inner_text("#task-panel h1")
 
     # The workflow across its runs, reached from the run's DAG tab.
     page.goto(f"{live_server.url}/w/acme/runs/order-1/dag/")

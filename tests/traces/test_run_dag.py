@@ -49,9 +49,11 @@ class RunDagTest(TestCase):
 
     def test_a_mode_switch_answers_the_graph_fragment(self):
         response = self.client.get(
-            dag_url(self.workspace, self.support, mode="expanded"), headers={"HX-Request": "true"}
+            dag_url(self.workspace, self.support, mode="expanded"),
+            headers={"HX-Request": "true", "HX-Target": "dag-graph"},
         )
         self.assertNotContains(response, "<html")
+        self.assertNotContains(response, 'id="run-header"')
         self.assertContains(response, 'id="dag-graph"')
         self.assertEqual(response["Vary"], "HX-Request, Cookie")
 
@@ -59,14 +61,31 @@ class RunDagTest(TestCase):
         task = Task.objects.get(run=self.order, name="check_stock")
         response = self.client.get(dag_url(self.workspace, self.order))
         task_url = f"/w/{self.workspace.slug}/runs/order-1/tasks/{task.step_id}/"
-        self.assertContains(response, f'href="{task_url}" hx-get="{task_url}" hx-target="#task-panel"')
+        self.assertContains(response, f'href="{task_url}" hx-get="{task_url}" hx-target="#task-page"')
         self.assertContains(response, f"mode=workflow&amp;task={task.step_id}")
 
-    def test_a_task_named_in_the_url_is_selected_and_shown_in_the_panel(self):
+    def test_a_task_named_in_the_url_is_selected_and_loads_in_the_panel(self):
         task = Task.objects.get(run=self.order, name="check_stock")
         response = self.client.get(dag_url(self.workspace, self.order, task=task.step_id))
         self.assertContains(response, "node s-ok t-diamond selected")
-        self.assertContains(response, f'aria-label="Task {task.name}"')
+        task_url = f"/w/{self.workspace.slug}/runs/order-1/tasks/{task.step_id}/"
+        self.assertContains(response, f'<div id="task-page" hx-get="{task_url}" hx-trigger="load"')
+        self.assertContains(response, f'<a href="{task_url}">Open the task</a>')  # without JavaScript
+
+    def test_the_tab_bar_lists_the_dag_and_the_timeline_after_the_tasks(self):
+        response = self.client.get(dag_url(self.workspace, self.order))
+        body = response.content.decode()
+        tabs = [body.index(f'id="tab-{slug}"') for slug in ("tasks", "dag", "timeline", "events")]
+        self.assertEqual(tabs, sorted(tabs))
+        self.assertContains(response, f'id="tab-dag" href="/w/{self.workspace.slug}/runs/order-1/dag/"')
+
+    def test_a_tab_switch_answers_the_run_region(self):
+        response = self.client.get(
+            dag_url(self.workspace, self.order), headers={"HX-Request": "true", "HX-Target": "run-page"}
+        )
+        self.assertNotContains(response, "<html")
+        self.assertContains(response, 'id="run-page"')
+        self.assertContains(response, 'id="dag-graph"')
 
     def test_payload_text_is_escaped(self):
         run = make_run(self.workspace)
@@ -78,7 +97,7 @@ class RunDagTest(TestCase):
     def test_a_run_without_tasks_says_so(self):
         run = make_run(self.workspace)
         response = self.client.get(dag_url(self.workspace, run))
-        self.assertContains(response, "This run has no tasks yet")
+        self.assertContains(response, "No tasks recorded for this run")
 
     def test_a_bad_mode_is_a_400_naming_the_field(self):
         response = self.client.get(dag_url(self.workspace, self.support, mode="sideways"))
@@ -117,7 +136,7 @@ class RunDagTest(TestCase):
                 counts.append(response.content.count(b'class="node '))
             self.assertLess(counts[0], counts[1])
 
-    def test_it_runs_one_more_query_for_the_task_in_the_panel(self):
+    def test_the_task_in_the_panel_costs_no_query_here_it_loads_on_its_own(self):
         task = Task.objects.filter(run=self.order).first()
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get(dag_url(self.workspace, self.order, task=task.step_id))

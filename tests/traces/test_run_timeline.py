@@ -7,6 +7,8 @@ from tests import workflows
 from tests.factories import make_cast, make_model_call, make_run, make_task, make_workspace
 from traces.graphs import timeline
 from traces.models import Task
+from traces.task_tree import KEYSET
+from traces.views import graphs
 
 
 def timeline_url(workspace, run, query=""):
@@ -36,6 +38,7 @@ class RunTimelineTest(TestCase):
         self.assertEqual(positions, sorted(positions))
         # The chunks hang under their foreach, one level in.
         self.assertContains(response, '<span class="tl-label d1">', count=3)
+        self.assertContains(response, 'id="tab-timeline"')
 
     def test_bars_sit_at_their_start_offset_with_their_duration(self):
         run = make_run(self.workspace, duration_ms=10_000)
@@ -50,8 +53,8 @@ class RunTimelineTest(TestCase):
         )
         response = self.client.get(timeline_url(self.workspace, run))
         self.assertContains(response, 'x="50.0%" y="7" width="25.0%"')
-        self.assertContains(response, "starts at +5.0 s")
-        self.assertContains(response, "took 2.5 s")
+        self.assertContains(response, "starts at +5.00 s")
+        self.assertContains(response, "took 2.50 s")
 
     def test_model_calls_are_marked_on_their_task(self):
         run = make_run(self.workspace)
@@ -73,21 +76,27 @@ class RunTimelineTest(TestCase):
         run = make_run(self.workspace)
         for i in range(7):
             make_task(run, name=f"t{i}", started_at=run.started_at + timedelta(milliseconds=10 * i))
-        with mock.patch.object(timeline, "PAGE_SIZE", 3):
+        with mock.patch.object(graphs, "TIMELINE_PAGE", 3):
             first = self.client.get(timeline_url(self.workspace, run))
             self.assertContains(first, 'class="tl-bar', count=3)
-            cursor = Task.objects.get(run=run, name="t2").step_id
+            cursor = KEYSET.cursor(Task.objects.get(run=run, name="t2"))
             more_url = timeline_url(self.workspace, run, f"?after={cursor}")
             self.assertContains(first, f'hx-get="{more_url}"')
-            more = self.client.get(more_url, headers={"HX-Request": "true"})
+            more = self.client.get(more_url, headers={"HX-Request": "true", "HX-Target": "tl-more"})
         self.assertNotContains(more, "<html")
+        self.assertNotContains(more, 'id="run-header"')
         self.assertContains(more, 'class="tl-bar', count=3)
         self.assertContains(more, '<span class="tl-name">t3</span>')
         self.assertContains(more, 'id="tl-more"')
 
-    def test_an_unknown_cursor_is_a_400_naming_it(self):
+    def test_a_bad_cursor_is_a_400_naming_it(self):
         response = self.client.get(timeline_url(self.workspace, self.doc, "?after=nope"))
         self.assertContains(response, "after", status_code=400)
+
+    def test_a_task_named_in_the_url_loads_in_the_panel(self):
+        task = Task.objects.filter(run=self.doc).first()
+        response = self.client.get(timeline_url(self.workspace, self.doc, f"?task={task.step_id}"))
+        self.assertContains(response, f'hx-get="/w/{self.workspace.slug}/runs/doc-1/tasks/{task.step_id}/"')
 
     def test_payload_text_is_escaped(self):
         run = make_run(self.workspace)
@@ -106,7 +115,7 @@ class RunTimelineTest(TestCase):
             for i in range(size):
                 task = make_task(run, name=f"t{i}")
                 make_model_call(run, task=task)
-            # session, user, membership, run, skeleton, the page's tasks, their calls, workspace switcher
+            # session, user, membership, run, the page's tasks, the axis, their calls, workspace switcher
             with self.assertNumQueries(8):
                 response = self.client.get(timeline_url(self.workspace, run))
             self.assertContains(response, 'class="tl-bar', count=size)

@@ -91,7 +91,8 @@ class WorkflowDagViewTest(TestCase):
 
     def test_the_period_switch_answers_the_graph_fragment(self):
         response = self.client.get(
-            workflow_url(self.workspace, "order_validation", "?period=24h"), headers={"HX-Request": "true"}
+            workflow_url(self.workspace, "order_validation", "?period=24h"),
+            headers={"HX-Request": "true", "HX-Target": "dag-graph"},
         )
         self.assertNotContains(response, "<html")
         self.assertContains(response, 'id="dag-graph"')
@@ -101,6 +102,12 @@ class WorkflowDagViewTest(TestCase):
         make_run(self.workspace, workflow="quiet", started_at=timezone.now() - timedelta(days=20))
         response = self.client.get(workflow_url(self.workspace, "quiet", "?period=7d"))
         self.assertContains(response, "No run of quiet started in this period")
+
+    def test_it_links_to_the_runs_of_the_workflow_and_is_linked_from_the_runs_list(self):
+        response = self.client.get(workflow_url(self.workspace, "order_validation"))
+        self.assertContains(response, f'href="/w/{self.workspace.slug}/runs/?workflow=order_validation"')
+        runs = self.client.get(f"/w/{self.workspace.slug}/runs/?workflow=order_validation")
+        self.assertContains(runs, f'href="{workflow_url(self.workspace, "order_validation")}"')
 
     def test_an_unknown_workflow_is_a_404(self):
         self.assertEqual(self.client.get(workflow_url(self.workspace, "nope")).status_code, 404)

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django import forms
 
+from traces.forms import TaskPageForm
+
 MODES = [("workflow", "Workflow"), ("aggregated", "Aggregated"), ("expanded", "Expanded")]
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
@@ -13,8 +15,7 @@ class DagForm(forms.Form):
     task = forms.CharField(max_length=200, required=False)
 
 
-class TimelineForm(forms.Form):
-    after = forms.CharField(max_length=200, required=False)
+class TimelineForm(TaskPageForm):
     task = forms.CharField(max_length=200, required=False)
 
 

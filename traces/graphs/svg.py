@@ -11,7 +11,7 @@ from html import escape
 
 from django.utils.safestring import mark_safe
 
-from .format import duration, percent
+from traces.templatetags.drilldown import duration
 
 STATUS_LABELS = {
     "ok": "OK",
@@ -50,6 +50,14 @@ STACK = 6  # how far the cards behind a foreach or parallel node show
 ROOMIER = {"diamond": (46, 26), "hexagon": (0, 12)}
 NARROW = set(" .,:;·|!'ijlftr1()[]-")
 WIDE = set("mwMW@%")
+
+
+def percent(rate):
+    """A share between 0 and 1 as a percentage: 0%, 0.4%, 12%."""
+    value = float(rate) * 100
+    if value == 0 or value >= 10:
+        return f"{value:.0f}%"
+    return f"{value:.1f}%"
 
 
 def status_class(status):
@@ -216,8 +224,8 @@ def render_node(node, box, link, selected):
     if link:
         return (
             f'<a class="{" ".join(classes)}" {transform} data-node="{escape(node.key)}" '
-            f'href="{escape(link["href"])}" hx-get="{escape(link["href"])}" hx-target="#task-panel" '
-            f'hx-swap="innerHTML" hx-push-url="{escape(link["push"])}" aria-label="{title}">{body}</a>'
+            f'href="{escape(link["href"])}" hx-get="{escape(link["href"])}" hx-target="#task-page" '
+            f'hx-swap="outerHTML" hx-push-url="{escape(link["push"])}" aria-label="{title}">{body}</a>'
         )
     return f'<g class="{" ".join(classes)}" {transform} data-node="{escape(node.key)}">{body}</g>'
 

@@ -1,164 +1,119 @@
-"""The waterfall of a run: one bar per task, in tree order, on the run's own time axis.
+"""The waterfall of a run: one bar per task at its start offset, in the Tasks tab's tree pages.
 
-A run may have 10,000 tasks, so rows come in pages of PAGE_SIZE. The page is found on a narrow
-skeleton of the run's tasks (ids, parents and times, no payloads): it gives the tree order, each
-task's depth and the span of the axis, so every page shares the same scale. The cursor is the step
-id of the last row shown.
+Rows come from traces.task_tree (500 tasks a keyset page, in tree order, with their depth), so a run
+of 10,000 tasks shows its first 500 and more on demand. Every page shares one time axis: the span
+of the run and of all its tasks, read in one aggregate query.
 """
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from traces.models import ModelCall, Task
+from traces.task_tree import TreeRow
+from traces.templatetags.drilldown import duration
 
-from .format import duration
-
-PAGE_SIZE = 500
 MIN_BAR_PERCENT = 0.25  # a task of a few microseconds still shows as a sliver
 
 
 @dataclass
-class Skeleton:
-    order: list[tuple[int, str, int]]  # (task id, step id, depth) in tree order
-    start: object  # the axis' zero
+class Axis:
+    start: datetime  # the axis' zero
     span_ms: float  # the axis' length
+
+    def offset(self, moment):
+        return (moment - self.start).total_seconds() * 1000
+
+    def percent(self, ms):
+        return max(min(ms / self.span_ms * 100, 100), 0)
 
 
 @dataclass
 class Bar:
-    task: Task
-    depth: int
+    row: TreeRow
     offset_ms: float | None
     duration_ms: float | None
     left: float  # percent of the axis
     width: float
-    label_after: bool  # the duration fits to the right of the bar, else it goes on its left
     open_ended: bool  # still running: the bar runs to the end of the axis
     calls: list[dict] = field(default_factory=list)
 
     @property
-    def indent(self):
-        return min(self.depth, 12)
+    def task(self):
+        return self.row.task
 
     @property
     def start_label(self):
-        return duration(self.offset_ms)
+        return duration(round(self.offset_ms))
 
     @property
     def duration_label(self):
-        return duration(self.duration_ms)
+        return duration(round(self.duration_ms)) if self.duration_ms is not None else "—"
 
     @property
     def end(self):
         return round(self.left + self.width, 3)
 
+    @property
+    def label_after(self):
+        """The duration fits to the right of the bar; else it goes on its left."""
+        return self.left + self.width < 82
 
-def skeleton(run):
-    """One narrow query: the run's tasks in tree order with their depth, and the axis."""
-    rows = list(
-        Task.objects.filter(run=run)
-        .order_by("sequence", "id")
-        .values_list("id", "step_id", "parent_id", "started_at", "ended_at")
+
+def axis(run):
+    """From the run's start (or its earliest task) to its end, its latest task, or now while live."""
+    times = Task.objects.filter(run=run).aggregate(
+        first=Min("started_at"), last_end=Max("ended_at"), last_start=Max("started_at")
     )
-    ids = {row[0] for row in rows}
-    children = defaultdict(list)
-    for row in rows:
-        children[row[2] if row[2] in ids else None].append(row)
-    order, seen = [], set()
-    stack = [(row, 0) for row in reversed(children[None])]
-    while stack:
-        (task_id, step_id, *_), depth = stack.pop()
-        if task_id in seen:
-            continue
-        seen.add(task_id)
-        order.append((task_id, step_id, depth))
-        stack.extend((child, depth + 1) for child in reversed(children[task_id]))
-    # Tasks in a circle of parents never hang from the top: show them at the end rather than lose them.
-    order.extend((row[0], row[1], 0) for row in rows if row[0] not in seen)
-
-    times = [t for row in rows for t in row[3:5] if t is not None]
-    start = min([run.started_at, *times])
-    end = max([run.ended_at or run.started_at, *times])
+    start = min(t for t in (run.started_at, times["first"]) if t is not None)
+    end = max(
+        t for t in (run.started_at, run.ended_at, times["last_end"], times["last_start"]) if t is not None
+    )
     if run.is_live:
         end = max(end, timezone.now())
-    return Skeleton(order=order, start=start, span_ms=max((end - start).total_seconds() * 1000, 1))
+    return Axis(start=start, span_ms=max((end - start).total_seconds() * 1000, 1))
 
 
-def page_after(shape, after):
-    """The rows after the step id `after` (from the top when empty) and the next cursor, or None.
-
-    Raises LookupError when the run has no task `after`.
-    """
-    begin = 0
-    if after:
-        begin = next((i + 1 for i, (_, step_id, _) in enumerate(shape.order) if step_id == after), None)
-        if begin is None:
-            raise LookupError(after)
-    rows = shape.order[begin : begin + PAGE_SIZE]
-    more = begin + PAGE_SIZE < len(shape.order)
-    return rows, (rows[-1][1] if more and rows else None)
-
-
-def bars(run, shape, rows):
-    """Two queries: the page's tasks, and their model calls to mark on the bars."""
-    ids = [task_id for task_id, _, _ in rows]
-    tasks = Task.objects.filter(run=run, id__in=ids).only(
-        "id", "step_id", "name", "type", "status", "started_at", "ended_at", "duration_ms", "total_tokens"
-    )
-    by_id = {task.id: task for task in tasks}
+def bars(run, axis, rows):
+    """The bars of a page of tree rows, with the page's model calls marked on them: one query."""
     calls = defaultdict(list)
     for call in (
-        ModelCall.objects.filter(run=run, task_id__in=ids)
+        ModelCall.objects.filter(run=run, task_id__in=[row.task.pk for row in rows])
         .order_by("created_at", "id")
         .values("task_id", "created_at", "model", "total_tokens", "latency_ms")
     ):
-        calls[call["task_id"]].append(call)
-    result = []
-    for task_id, _, depth in rows:
-        task = by_id.get(task_id)
-        if task is not None:
-            result.append(bar(task, depth, shape, calls[task_id]))
-    return result
+        calls[call["task_id"]].append(
+            {
+                "at": axis.percent(axis.offset(call["created_at"])),
+                "title": " · ".join(
+                    (call["model"], f"{call['total_tokens']:,} tokens", duration(call["latency_ms"]))
+                ),
+            }
+        )
+    return [bar(row, axis, calls[row.task.pk]) for row in rows]
 
 
-def offset(shape, moment):
-    return (moment - shape.start).total_seconds() * 1000
-
-
-def percent_of(shape, ms):
-    return max(min(ms / shape.span_ms * 100, 100), 0)
-
-
-def bar(task, depth, shape, calls):
-    start = offset(shape, task.started_at) if task.started_at else None
-    if task.ended_at and task.started_at:
-        length, open_ended = offset(shape, task.ended_at) - start, False
-    elif start is not None:
-        length, open_ended = shape.span_ms - start, True
-    else:
-        length, open_ended = None, False
-    left = percent_of(shape, start) if start is not None else 0
-    width = max(percent_of(shape, length or 0), MIN_BAR_PERCENT) if start is not None else 0
-    marks = [
-        {
-            "at": percent_of(shape, offset(shape, call["created_at"])),
-            "title": f"{call['model']} · {call['total_tokens']:,} tokens · {duration(call['latency_ms'])}",
-        }
-        for call in calls
-    ]
+def bar(row, axis, calls):
+    task = row.task
+    if task.started_at is None:
+        return Bar(row, None, None, 0, 0, False, calls)
+    start = axis.offset(task.started_at)
+    open_ended = task.ended_at is None
+    length = (axis.span_ms if open_ended else axis.offset(task.ended_at)) - start
+    width = max(axis.percent(length), MIN_BAR_PERCENT)
+    left = min(axis.percent(start), 100 - width)
     return Bar(
-        task=task,
-        depth=depth,
+        row=row,
         offset_ms=start,
-        duration_ms=task.duration_ms if not open_ended else length,
-        left=round(min(left, 100 - width), 3),
+        duration_ms=length if open_ended or task.duration_ms is None else task.duration_ms,
+        left=round(left, 3),
         width=round(width, 3),
-        label_after=left + width < 82,
         open_ended=open_ended,
-        calls=marks,
+        calls=calls,
     )
 
 

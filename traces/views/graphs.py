@@ -1,7 +1,10 @@
-"""The DAG and Timeline tabs of a run, and a workflow's DAG across the runs of a period."""
+"""The DAG and Timeline tabs of a run, and a workflow's DAG across the runs of a period.
 
-from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+A click on a node or a bar opens the Task page in the tab's side panel (its #task-page region) and
+puts the task in the tab's URL, so that a reload or a copied link opens the same panel.
+"""
+
+from django.http import Http404
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
@@ -11,28 +14,19 @@ from django.views.decorators.vary import vary_on_headers
 
 from backoffice.access import workspace_view
 from traces.graphs import across_runs, inference, svg, timeline
-from traces.graphs.format import duration
 from traces.graphs.forms import MODES, PERIODS, DagForm, TimelineForm, WorkflowDagForm
 from traces.graphs.layout import NODE_HEIGHT, NODE_WIDTH, layout
 from traces.models import Run, Task, TaskStatus
+from traces.task_tree import TASKS_PER_PAGE, tree_page
+from traces.templatetags.drilldown import duration
+
+from .common import bad_query, render_region
+from .runs import get_run, query_url, render_run_tab
 
 MAX_EXPANDED = 500  # one node per task stays readable up to here; past it, aggregate
 MAX_STEPS = 20_000  # tasks read for an aggregated graph
 WORKFLOW_NODE_HEIGHT = NODE_HEIGHT + 14  # room for the p50 / p95 line
-
-
-def get_run(request, run_id):
-    runs = Run.objects.filter(workspace=request.workspace).select_related("agent", "session")
-    return get_object_or_404(runs, run_id=run_id)
-
-
-def bad_request(form):
-    problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-    return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
-
-
-def wants_fragment(request):
-    return request.htmx and not request.htmx.history_restore_request
+TIMELINE_PAGE = TASKS_PER_PAGE  # bars a page, as many as the Tasks tab has rows
 
 
 def load_steps(run, limit):
@@ -42,14 +36,8 @@ def load_steps(run, limit):
     return [inference.Step(*row) for row in rows[:limit]], len(rows) > limit
 
 
-def panel_task(run, step_id):
-    """The task shown in the side panel when the URL names one."""
-    if not step_id:
-        return None
-    task = Task.objects.filter(run=run, step_id=step_id).first()
-    if task is not None:
-        task.run = run
-    return task
+def task_url(request, run, step_id):
+    return reverse("traces:task_detail", args=[request.workspace.slug, run.run_id, step_id])
 
 
 def has_declared_graph(run):
@@ -116,10 +104,10 @@ def legend(across=False):
 @vary_on_headers("HX-Request")
 @workspace_view()
 def run_dag(request, run_id):
-    run = get_run(request, run_id)
+    run = get_run(request, run_id, payloads=("graph",))
     form = DagForm(request.GET)
     if not form.is_valid():
-        return bad_request(form)
+        return bad_query(request, form)
     declared = has_declared_graph(run)
     mode = form.cleaned_data["mode"] or ("workflow" if declared else "aggregated")
     if mode == "workflow" and not declared:
@@ -128,14 +116,13 @@ def run_dag(request, run_id):
     graph = build_graph(run, mode, steps)
     placed = layout(list(graph.nodes), graph.pairs, sizes=svg.node_sizes(graph, NODE_WIDTH, NODE_HEIGHT))
     step_id = form.cleaned_data["task"]
-    dag_url = reverse("traces:run_dag", args=[request.workspace.slug, run.run_id])
 
     def link(node):
         if not node.step_id:
             return None
         return {
-            "href": reverse("traces:task_detail", args=[request.workspace.slug, run.run_id, node.step_id]),
-            "push": f"{dag_url}?{urlencode({'mode': mode, 'task': node.step_id})}",
+            "href": task_url(request, run, node.step_id),
+            "push": query_url(request, mode=mode, task=node.step_id),
         }
 
     drawing = svg.render(
@@ -146,14 +133,9 @@ def run_dag(request, run_id):
         label=f"{dict(MODES)[mode]} graph of run {run.run_id}",
     )
     context = {
-        "run": run,
         "mode": mode,
         "modes": [
-            (
-                value,
-                label,
-                f"{dag_url}?{urlencode({'mode': value, **({'task': step_id} if step_id else {})})}",
-            )
+            (value, label, query_url(request, mode=value))
             for value, label in MODES
             if value != "workflow" or declared
         ],
@@ -164,44 +146,38 @@ def run_dag(request, run_id):
         "limit": MAX_EXPANDED if mode == "expanded" else MAX_STEPS,
         "legend": legend(),
         "has_steps": bool(steps) or graph.declared,
-        "task": panel_task(run, step_id) if not wants_fragment(request) else None,
-        "tab": "dag",
+        "panel_url": task_url(request, run, step_id) if step_id else None,
+        "across_url": reverse("traces:workflow_dag", args=[request.workspace.slug, run.workflow])
+        if run.workflow
+        else None,
     }
-    if wants_fragment(request):
-        return render(request, "traces/run_dag.html#graph", context)
-    return render(request, "traces/run_dag.html", context)
+    return render_run_tab(request, run, "dag", "traces/run_dag.html", context, {"dag-graph": "graph"})
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @workspace_view()
 def run_timeline(request, run_id):
+    """The waterfall, in the Tasks tab's pages: 500 tasks in tree order, more on demand."""
     run = get_run(request, run_id)
     form = TimelineForm(request.GET)
     if not form.is_valid():
-        return bad_request(form)
-    shape = timeline.skeleton(run)
-    try:
-        rows, next_after = timeline.page_after(shape, form.cleaned_data["after"])
-    except LookupError:
-        return HttpResponseBadRequest("after: this run has no such task", content_type="text/plain")
+        return bad_query(request, form)
+    page = tree_page(run, after=form.cleaned_data["after"], size=TIMELINE_PAGE)
+    axis = timeline.axis(run)
+    step_id = form.cleaned_data["task"]
     timeline_url = reverse("traces:run_timeline", args=[request.workspace.slug, run.run_id])
     context = {
-        "run": run,
-        "bars": timeline.bars(run, shape, rows),
-        "ticks": timeline.ticks(shape.span_ms),
-        "total": len(shape.order),
-        "span_label": duration(shape.span_ms),
-        "after": form.cleaned_data["after"],
-        "next_url": f"{timeline_url}?{urlencode({'after': next_after})}" if next_after else None,
+        "bars": timeline.bars(run, axis, page.rows),
+        "ticks": timeline.ticks(axis.span_ms),
+        "span_label": duration(axis.span_ms),
+        "continued": bool(form.cleaned_data["after"]),
+        "more_url": query_url(request, after=page.next, task=None) if page.next else None,
         "timeline_url": timeline_url,
-        "page_size": timeline.PAGE_SIZE,
-        "task": panel_task(run, form.cleaned_data["task"]) if not wants_fragment(request) else None,
-        "tab": "timeline",
+        "page_size": TIMELINE_PAGE,
+        "panel_url": task_url(request, run, step_id) if step_id else None,
     }
-    if wants_fragment(request):
-        return render(request, "traces/run_timeline.html#rows", context)
-    return render(request, "traces/run_timeline.html", context)
+    return render_run_tab(request, run, "timeline", "traces/run_timeline.html", context, {"tl-more": "rows"})
 
 
 @require_GET
@@ -210,7 +186,7 @@ def run_timeline(request, run_id):
 def workflow_dag(request, workflow):
     form = WorkflowDagForm(request.GET)
     if not form.is_valid():
-        return bad_request(form)
+        return bad_query(request, form)
     period = form.cleaned_data["period"]
     end = timezone.now()
     start = end - PERIODS[period]
@@ -238,7 +214,8 @@ def workflow_dag(request, workflow):
         "start": start,
         "end": end,
         "legend": legend(across=True),
+        "runs_url": reverse("traces:run_list", args=[request.workspace.slug])
+        + "?"
+        + urlencode({"workflow": workflow}),
     }
-    if wants_fragment(request):
-        return render(request, "traces/workflow_dag.html#graph", context)
-    return render(request, "traces/workflow_dag.html", context)
+    return render_region(request, "traces/workflow_dag.html", context, {"dag-graph": "graph"})

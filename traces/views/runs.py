@@ -43,6 +43,8 @@ class Tab:
 # The Run page's tabs; `order` follows DESIGN §5 (Tasks, DAG, Timeline, Chat, Events, State, Review).
 RUN_TABS = [
     Tab("tasks", "Tasks", "traces:run_tasks", 10),
+    Tab("dag", "DAG", "traces:run_dag", 20),
+    Tab("timeline", "Timeline", "traces:run_timeline", 30),
     Tab("chat", "Chat", "traces:run_chat", 40, shown=lambda run: run.has_messages),
     Tab("events", "Events", "traces:run_events", 50),
     Tab("state", "State", "traces:run_state", 60),
