@@ -35,7 +35,8 @@ def populate(workspace, text="hello"):
                 "agent_id": agent_id,
                 "session_id": session_id,
                 "user_id": f"user {short}",
-                "workflow": f"flow {short}",
+                # A workflow is named, not numbered: the workspace in its name keeps it one workspace's.
+                "workflow": f"flow {short} {workspace.slug}",
                 "input": {"question": text, text[:50]: [text]},
                 "metadata": {"note": text},
                 "tags": [short],
