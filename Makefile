@@ -57,3 +57,7 @@ test-browser: $(STAMP)
 
 clean:
 	rm -rf $(VENV) staticfiles test-output
+
+# Benchmarks print their figures (median timings); they are not timed tests.
+bench: $(STAMP)
+	@for file in tests/bench/bench_*.py; do SECRET_KEY=bench $(BIN)/python -m tests.bench.$$(basename $$file .py); done
