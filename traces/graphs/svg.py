@@ -47,7 +47,7 @@ TYPE_SHAPES = {
 NAME_SIZE, META_SIZE = 12.5, 11  # px, as in app.css
 STACK = 6  # how far the cards behind a foreach or parallel node show
 # Pointed shapes need more room for the same text: (extra width, extra height).
-ROOMIER = {"diamond": (46, 26), "hexagon": (0, 12)}
+ROOMIER = {"diamond": (46, 26), "hexagon": (0, 12), "stack": (STACK, STACK)}
 NARROW = set(" .,:;·|!'ijlftr1()[]-")
 WIDE = set("mwMW@%")
 
@@ -83,9 +83,11 @@ def node_sizes(graph, width, height):
     """{key: (width, height)} for the nodes whose shape needs more room than the default."""
     sizes = {}
     for key, node in graph.nodes.items():
-        extra = ROOMIER.get(shape_kind(node.type))
+        kind = shape_kind(node.type)
+        extra = ROOMIER.get(kind)
         if extra:
-            grow = 1 + 0.7 * (len(node_lines(node)) - 1)  # a line more needs a wider, taller point
+            # A line more needs a wider, taller point; the cards behind a stack stay as they are.
+            grow = 1 + 0.7 * (len(node_lines(node)) - 1) if kind != "stack" else 1
             sizes[key] = (width + round(extra[0] * grow), height + round(extra[1] * grow))
     return sizes
 
