@@ -1,4 +1,6 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from backoffice.models import Workspace
 from traces.models import Agent, Run, Session
@@ -27,3 +29,139 @@ class TrackedEvent(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Dashboard(models.Model):
+    """A page of cards. Each workspace has several, and exactly one default (DESIGN §6)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="dashboards")
+    slug = models.SlugField(max_length=64)
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "dashboards"
+        ordering = ["-is_default", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="dashboard_unique_slug"),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(is_default=True), name="dashboard_one_default"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Kind(models.TextChoices):
+    NUMBER = "number", "Number"
+    RATE = "rate", "Rate"
+    LINE = "line", "Line chart"
+    BAR = "bar", "Bar chart"
+    PIE = "pie", "Pie chart"
+
+
+class Source(models.TextChoices):
+    EVENTS = "events", "Business events"
+    RUNS = "runs", "Runs"
+    TASKS = "tasks", "Tasks"
+    MODEL_CALLS = "model_calls", "Model calls"
+
+
+class Aggregation(models.TextChoices):
+    COUNT = "count", "Count"
+    RATE = "rate", "Rate (%)"
+    SUM = "sum", "Sum"
+    AVG = "avg", "Average"
+    DISTINCT_COUNT = "distinct_count", "Distinct count"
+    MIN = "min", "Minimum"
+    MAX = "max", "Maximum"
+    P50 = "p50", "Median (p50)"
+    P95 = "p95", "95th percentile"
+    P99 = "p99", "99th percentile"
+
+
+class TimeRange(models.TextChoices):
+    HOUR = "1h", "Last hour"
+    DAY = "24h", "Last 24 hours"
+    WEEK = "7d", "Last 7 days"
+    MONTH = "30d", "Last 30 days"
+    QUARTER = "90d", "Last 90 days"
+    CUSTOM = "custom", "Custom dates"
+
+
+class Bucket(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+
+
+class Colour(models.TextChoices):
+    BLUE = "blue", "Blue"
+    VIOLET = "violet", "Violet"
+    TEAL = "teal", "Teal"
+    GREEN = "green", "Green"
+    AMBER = "amber", "Amber"
+    RED = "red", "Red"
+    SLATE = "slate", "Slate"
+
+
+class ThresholdDirection(models.TextChoices):
+    ABOVE = "above", "Higher is worse"
+    BELOW = "below", "Lower is worse"
+
+
+# Grid spans: the dashboard grid has four columns; rows are a fixed height.
+WIDTHS = [(1, "Quarter"), (2, "Half"), (3, "Three quarters"), (4, "Full width")]
+HEIGHTS = [(1, "Short"), (2, "Medium"), (3, "Tall")]
+
+
+class DashboardCard(models.Model):
+    """One card of a dashboard: what to count (source, filters, aggregation) and how to show it.
+
+    `filters` and `condition` are lists of {"property", "operator", "value"}, combined with AND;
+    `condition` is what a row must also satisfy to count towards a rate.
+    """
+
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="cards")
+    title = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.LINE)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.RUNS)
+    event_name = models.CharField(
+        max_length=200, blank=True, help_text="Business events only; empty counts every event."
+    )
+    aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.COUNT)
+    property = models.CharField(max_length=200, blank=True, help_text="The value to sum, average, …")
+    filters = models.JSONField(default=list, blank=True)
+    condition = models.JSONField(default=list, blank=True)
+    breakdown = models.CharField(max_length=200, blank=True)
+    breakdown_limit = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    time_range = models.CharField(max_length=8, choices=TimeRange.choices, default=TimeRange.WEEK)
+    custom_start = models.DateField(null=True, blank=True)
+    custom_end = models.DateField(null=True, blank=True)
+    bucket = models.CharField(max_length=8, choices=Bucket.choices, default=Bucket.DAY)
+    colour = models.CharField(max_length=8, choices=Colour.choices, default=Colour.BLUE)
+    width = models.PositiveSmallIntegerField(choices=WIDTHS, default=2)
+    height = models.PositiveSmallIntegerField(choices=HEIGHTS, default=2)
+    position = models.PositiveIntegerField(default=0)
+    warning_threshold = models.FloatField(null=True, blank=True)
+    alert_threshold = models.FloatField(null=True, blank=True)
+    threshold_direction = models.CharField(
+        max_length=8, choices=ThresholdDirection.choices, default=ThresholdDirection.ABOVE
+    )
+    hide_without_data = models.BooleanField(
+        default=False, help_text="Keep the card out of the dashboard until its source has any row."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "dashboard_cards"
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,175 @@
+"""What a card can count: the four sources, their columns, and their JSON properties.
+
+A property is either a column (`status`, `duration_ms`, `$name` for business events) or a key of the
+row's JSON: any key of a business event's properties (`amount`), or `metadata.<key>` for runs, tasks
+and model calls.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import F, FloatField, TextField, Value
+from django.db.models.functions import Cast
+
+from traces.models import ModelCall, Run, Task
+
+from .models import Source, TrackedEvent
+from .sql import JsonNonNumeric, JsonNumber, JsonText
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    lookup: str
+    numeric: bool = False
+    unit: str = ""  # how values are shown: "ms", "usd", "tokens" or plain
+
+
+@dataclass(frozen=True)
+class Property:
+    """A resolved property of one source, ready to become SQL expressions."""
+
+    key: str
+    label: str
+    column: Column | None = None
+    json_field: str = ""
+    json_key: str = ""
+
+    @property
+    def unit(self):
+        return self.column.unit if self.column else ""
+
+    @property
+    def may_be_numeric(self):
+        """JSON values may be numbers; a column is numeric or never is."""
+        return self.column is None or self.column.numeric
+
+    def text(self):
+        if self.column is None:
+            return JsonText(self.json_field, self.json_key)
+        if self.column.numeric:
+            return Cast(F(self.column.lookup), TextField())
+        return F(self.column.lookup)
+
+    def number(self):
+        if self.column is None:
+            return JsonNumber(self.json_field, self.json_key)
+        return Cast(F(self.column.lookup), FloatField())
+
+    def non_numeric(self):
+        if self.column is None:
+            return JsonNonNumeric(self.json_field, self.json_key)
+        return Value(0)
+
+    def distinct(self):
+        return self.text() if self.column is None else F(self.column.lookup)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    key: str
+    label: str
+    model: type
+    time_field: str
+    json_field: str
+    json_prefix: str
+    columns: tuple
+
+    def queryset(self, workspace):
+        return self.model.objects.filter(workspace=workspace)
+
+    def column(self, key):
+        return next((column for column in self.columns if column.key == key), None)
+
+    def resolve(self, key):
+        """The Property named `key`, or None when this source has no such property."""
+        key = (key or "").strip()
+        column = self.column(key)
+        if column:
+            return Property(key=key, label=column.label, column=column)
+        json_key = key[len(self.json_prefix) :] if key.startswith(self.json_prefix) else ""
+        if not json_key or json_key.startswith("$") or '"' in json_key or len(json_key) > 200:
+            return None
+        return Property(key=key, label=key, json_field=self.json_field, json_key=json_key)
+
+
+SOURCES = {
+    Source.EVENTS: SourceSpec(
+        key=Source.EVENTS,
+        label="Business events",
+        model=TrackedEvent,
+        time_field="timestamp",
+        json_field="properties",
+        json_prefix="",
+        columns=(
+            Column("$name", "Event name", "name"),
+            Column("$agent", "Agent", "agent__name"),
+            Column("$session", "Conversation id", "session__session_id"),
+        ),
+    ),
+    Source.RUNS: SourceSpec(
+        key=Source.RUNS,
+        label="Runs",
+        model=Run,
+        time_field="started_at",
+        json_field="metadata",
+        json_prefix="metadata.",
+        columns=(
+            Column("status", "Status", "status"),
+            Column("agent", "Agent", "agent__name"),
+            Column("workflow", "Workflow", "workflow"),
+            Column("user_id", "End user", "user_id"),
+            Column("duration_ms", "Duration", "duration_ms", numeric=True, unit="ms"),
+            Column("total_tokens", "Total tokens", "total_tokens", numeric=True, unit="tokens"),
+            Column("prompt_tokens", "Prompt tokens", "prompt_tokens", numeric=True, unit="tokens"),
+            Column(
+                "completion_tokens", "Completion tokens", "completion_tokens", numeric=True, unit="tokens"
+            ),
+            Column("model_calls", "Model calls", "model_calls", numeric=True),
+            Column("cost", "Cost", "cost", numeric=True, unit="usd"),
+        ),
+    ),
+    Source.TASKS: SourceSpec(
+        key=Source.TASKS,
+        label="Tasks",
+        model=Task,
+        time_field="started_at",
+        json_field="metadata",
+        json_prefix="metadata.",
+        columns=(
+            Column("status", "Status", "status"),
+            Column("type", "Type", "type"),
+            Column("name", "Name", "name"),
+            Column("agent", "Agent", "run__agent__name"),
+            Column("workflow", "Workflow", "run__workflow"),
+            Column("duration_ms", "Duration", "duration_ms", numeric=True, unit="ms"),
+            Column("total_tokens", "Total tokens", "total_tokens", numeric=True, unit="tokens"),
+            Column("cost", "Cost", "cost", numeric=True, unit="usd"),
+            Column("attempt", "Attempt", "attempt", numeric=True),
+        ),
+    ),
+    Source.MODEL_CALLS: SourceSpec(
+        key=Source.MODEL_CALLS,
+        label="Model calls",
+        model=ModelCall,
+        time_field="created_at",
+        json_field="metadata",
+        json_prefix="metadata.",
+        columns=(
+            Column("model", "Model", "model"),
+            Column("provider", "Provider", "provider"),
+            Column("status", "Status", "status"),
+            Column("finish_reason", "Finish reason", "finish_reason"),
+            Column("agent", "Agent", "run__agent__name"),
+            Column("total_tokens", "Total tokens", "total_tokens", numeric=True, unit="tokens"),
+            Column("prompt_tokens", "Prompt tokens", "prompt_tokens", numeric=True, unit="tokens"),
+            Column(
+                "completion_tokens", "Completion tokens", "completion_tokens", numeric=True, unit="tokens"
+            ),
+            Column("cached_tokens", "Cached tokens", "cached_tokens", numeric=True, unit="tokens"),
+            Column("latency_ms", "Latency", "latency_ms", numeric=True, unit="ms"),
+            Column("ttft_ms", "Time to first token", "ttft_ms", numeric=True, unit="ms"),
+            Column("cost", "Cost", "cost", numeric=True, unit="usd"),
+        ),
+    ),
+}
