@@ -212,3 +212,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# GET /metrics (Prometheus) asks for this bearer token when it is set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -47,4 +47,5 @@ urlpatterns = [
     path("v1/traces", otlp_api.traces, name="otlp_traces"),
     path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
     path("w/<slug:workspace>/settings/", include("backoffice.views_settings.urls")),
+    path("", include("metrics.public_urls")),
 ]

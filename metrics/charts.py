@@ -1,0 +1,167 @@
+"""Plotly figures for line, bar and pie cards. The page hands them to static/js/charts.js as JSON."""
+
+import plotly.graph_objects as go
+
+from .display import COLOURS, OTHER_COLOUR
+from .engine import CardResult
+from .models import Aggregation, Bucket, Kind
+
+# Series after the card's own colour, in an order that keeps neighbours apart.
+PALETTE = ["#3b5bdb", "#0c8599", "#e67700", "#7048e8", "#2f9e44", "#e03131", "#495057", "#c2255c"]
+THRESHOLD_COLOURS = {"warning": "#e67700", "alert": "#e03131"}
+AXIS_FORMATS = {
+    Bucket.HOUR: "%H:%M<br>%b %-d",
+    Bucket.DAY: "%b %-d",
+    Bucket.WEEK: "%b %-d",
+    Bucket.MONTH: "%b %Y",
+}
+HOVER_FORMATS = {
+    Bucket.HOUR: "%b %-d, %H:%M",
+    Bucket.DAY: "%a %b %-d",
+    Bucket.WEEK: "week of %b %-d",
+    Bucket.MONTH: "%B %Y",
+}
+# Parts that add up to a whole stack; averages and percentiles stand side by side.
+STACKED = {Aggregation.COUNT, Aggregation.SUM, Aggregation.DISTINCT_COUNT}
+
+
+def colours(card, series):
+    first = COLOURS.get(card.colour, PALETTE[0])
+    rest = [colour for colour in PALETTE if colour != first]
+    ordered = [first, *rest]
+    return [
+        OTHER_COLOUR if item.other else ordered[index % len(ordered)] for index, item in enumerate(series)
+    ]
+
+
+def value_format(result: CardResult):
+    if result.is_percentage:
+        return {"ticksuffix": " %", "hover": "%{y:.1f} %"}
+    if result.unit == "usd":
+        return {"tickprefix": "$", "hover": "$%{y:,.4f}"}
+    if result.unit == "ms":
+        return {"ticksuffix": " ms", "hover": "%{y:,.0f} ms"}
+    return {"hover": "%{y:,.4~f}"}
+
+
+def base_layout(showlegend):
+    # Every figure starts from an empty template: plotly's default one would add ~10 kB to each card.
+    return {
+        "margin": {"l": 48, "r": 12, "t": 8, "b": 8},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {
+            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+            "size": 12,
+            "color": "#5f6b7a",
+        },
+        "showlegend": showlegend,
+        "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top", "font": {"size": 11}},
+        "hoverlabel": {"font": {"family": "system-ui, sans-serif"}},
+    }
+
+
+def time_series(card, result: CardResult):
+    x = [moment.strftime("%Y-%m-%d %H:%M") for moment in result.buckets]
+    fmt = value_format(result)
+    hover_date = HOVER_FORMATS.get(result.bucket, "%b %-d")
+    traces = []
+    for item, colour in zip(result.series, colours(card, result.series), strict=True):
+        template = f"{item.label}: {fmt['hover']}<extra></extra>"
+        if card.kind == Kind.LINE:
+            traces.append(
+                go.Scatter(
+                    x=x,
+                    y=item.values,
+                    name=item.label,
+                    mode="lines+markers" if len(x) <= 45 else "lines",
+                    line={"color": colour, "width": 2, "shape": "linear"},
+                    marker={"size": 5},
+                    connectgaps=False,
+                    hovertemplate=template,
+                )
+            )
+        else:
+            traces.append(
+                go.Bar(x=x, y=item.values, name=item.label, marker={"color": colour}, hovertemplate=template)
+            )
+    figure = go.Figure(data=traces, layout={"template": go.layout.Template()})
+    layout = base_layout(showlegend=len(result.series) > 1)
+    layout.update(
+        hovermode="x unified",
+        barmode="stack" if card.aggregation in STACKED and card.kind != Kind.RATE else "group",
+        bargap=0.25,
+        xaxis={
+            "type": "date",
+            "showgrid": False,
+            "tickformat": AXIS_FORMATS.get(result.bucket, "%b %-d"),
+            "hoverformat": hover_date,
+            "linecolor": "#e2e5ea",
+            "automargin": True,
+        },
+        yaxis={
+            "rangemode": "tozero",
+            "gridcolor": "#eef0f3",
+            "zeroline": False,
+            "automargin": True,
+            "tickprefix": fmt.get("tickprefix", ""),
+            "ticksuffix": fmt.get("ticksuffix", ""),
+        },
+        shapes=threshold_lines(card),
+    )
+    figure.update_layout(layout)
+    return figure.to_plotly_json()
+
+
+def threshold_lines(card):
+    lines = []
+    for state, limit in (("warning", card.warning_threshold), ("alert", card.alert_threshold)):
+        if limit is not None:
+            lines.append(
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": limit,
+                    "y1": limit,
+                    "line": {"color": THRESHOLD_COLOURS[state], "width": 1, "dash": "dash"},
+                }
+            )
+    return lines
+
+
+def pie(card, result: CardResult):
+    labels = [item.label for item in result.series]
+    values = [item.values[0] or 0 for item in result.series]
+    figure = go.Figure(
+        data=[
+            go.Pie(
+                labels=labels,
+                values=values,
+                hole=0.55,
+                sort=False,
+                direction="clockwise",
+                marker={"colors": colours(card, result.series), "line": {"color": "#ffffff", "width": 2}},
+                textinfo="percent",
+                textposition="inside",
+                insidetextorientation="horizontal",
+                hovertemplate="%{label}: %{value:,.4~f} (%{percent})<extra></extra>",
+            )
+        ],
+        layout={"template": go.layout.Template()},
+    )
+    layout = base_layout(showlegend=True)
+    layout["legend"] = {"orientation": "v", "x": 1.02, "y": 0.5, "yanchor": "middle", "font": {"size": 11}}
+    layout["margin"] = {"l": 8, "r": 8, "t": 8, "b": 8}
+    figure.update_layout(layout)
+    return figure.to_plotly_json()
+
+
+def figure_for(card, result: CardResult):
+    """The plotly figure (a JSON-ready dict) of a chart card, or None for number and rate cards."""
+    if card.kind in (Kind.LINE, Kind.BAR):
+        return time_series(card, result)
+    if card.kind == Kind.PIE:
+        return pie(card, result) if result.series else None
+    return None
