@@ -29,7 +29,7 @@ class BackofficeCollector:
 
     def collect(self):
         started = time.perf_counter()
-        slugs = dict(Workspace.objects.values_list("id", "slug"))
+        slugs = dict(Workspace.objects.order_by().values_list("id", "slug"))
 
         yield GaugeMetricFamily("backoffice_workspaces", "Workspaces.", value=len(slugs))
         yield GaugeMetricFamily(
