@@ -9,29 +9,48 @@ from .models import Aggregation, Bucket, Kind
 # Series after the card's own colour, in an order that keeps neighbours apart.
 PALETTE = ["#3b5bdb", "#0c8599", "#e67700", "#7048e8", "#2f9e44", "#e03131", "#495057", "#c2255c"]
 THRESHOLD_COLOURS = {"warning": "#e67700", "alert": "#e03131"}
-AXIS_FORMATS = {
-    Bucket.HOUR: "%H:%M<br>%b %-d",
+# Buckets are contiguous and complete (empty ones are zero), so the x axis lists them as labels: a date
+# axis would invent ticks between two daily points and print "Nov 22" twice.
+LABEL_FORMATS = {
+    Bucket.HOUR: "%b %-d %H:%M",
     Bucket.DAY: "%b %-d",
-    Bucket.WEEK: "%b %-d",
+    Bucket.WEEK: "Week of %b %-d",
     Bucket.MONTH: "%b %Y",
-}
-HOVER_FORMATS = {
-    Bucket.HOUR: "%b %-d, %H:%M",
-    Bucket.DAY: "%a %b %-d",
-    Bucket.WEEK: "week of %b %-d",
-    Bucket.MONTH: "%B %Y",
 }
 # Parts that add up to a whole stack; averages and percentiles stand side by side.
 STACKED = {Aggregation.COUNT, Aggregation.SUM, Aggregation.DISTINCT_COUNT}
 
 
+# A breakdown by status reads at a glance when statuses keep the colours they have everywhere else.
+STATUS_COLOURS = {
+    "completed": "#2f9e44",
+    "ok": "#2f9e44",
+    "approved": "#2f9e44",
+    "failed": "#e03131",
+    "error": "#e03131",
+    "rejected": "#e03131",
+    "running": "#3b5bdb",
+    "paused": "#e67700",
+    "waiting": "#e67700",
+    "skipped": "#868e96",
+}
+
+
 def colours(card, series):
     first = COLOURS.get(card.colour, PALETTE[0])
-    rest = [colour for colour in PALETTE if colour != first]
-    ordered = [first, *rest]
-    return [
-        OTHER_COLOUR if item.other else ordered[index % len(ordered)] for index, item in enumerate(series)
-    ]
+    ordered = [first, *[colour for colour in PALETTE if colour != first]]
+    by_status = card.breakdown == "status" and all(
+        item.other or item.label in STATUS_COLOURS for item in series
+    )
+    picked = []
+    for index, item in enumerate(series):
+        if item.other:
+            picked.append(OTHER_COLOUR)
+        elif by_status:
+            picked.append(STATUS_COLOURS[item.label])
+        else:
+            picked.append(ordered[index % len(ordered)])
+    return picked
 
 
 def value_format(result: CardResult):
@@ -62,9 +81,8 @@ def base_layout(showlegend):
 
 
 def time_series(card, result: CardResult):
-    x = [moment.strftime("%Y-%m-%d %H:%M") for moment in result.buckets]
+    x = [moment.strftime(LABEL_FORMATS[result.bucket]) for moment in result.buckets]
     fmt = value_format(result)
-    hover_date = HOVER_FORMATS.get(result.bucket, "%b %-d")
     traces = []
     for item, colour in zip(result.series, colours(card, result.series), strict=True):
         template = f"{item.label}: {fmt['hover']}<extra></extra>"
@@ -92,10 +110,10 @@ def time_series(card, result: CardResult):
         barmode="stack" if card.aggregation in STACKED and card.kind != Kind.RATE else "group",
         bargap=0.25,
         xaxis={
-            "type": "date",
+            "type": "category",
             "showgrid": False,
-            "tickformat": AXIS_FORMATS.get(result.bucket, "%b %-d"),
-            "hoverformat": hover_date,
+            "nticks": 8,
+            "tickangle": 0,
             "linecolor": "#e2e5ea",
             "automargin": True,
         },

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import connections
-from django.db.models import Case, DateTimeField, FloatField, IntegerField, Q, TextField, Value, When
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models import Case, FloatField, IntegerField, Q, TextField, Value, When
+from django.db.models.functions import Coalesce
 
 from .models import Aggregation, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for
 from .sources import SOURCES
-from .sql import group_sort, percentile
+from .sql import BucketStart, group_sort, percentile
 
 PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
 NEEDS_NUMBERS = {
@@ -320,7 +320,7 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
         result.bucket = fitting_bucket(period, card.bucket)
         result.buckets = bucket_starts(period, result.bucket)
         start = result.buckets[0] if result.buckets else period.start
-        bucket = Trunc(time, result.bucket, output_field=DateTimeField(), tzinfo=UTC)
+        bucket = BucketStart(time, result.bucket)
         base, has_breakdown = _base_rows(card, workspace, start, period.end, bucket)
     else:
         start = period.start

@@ -115,3 +115,36 @@ def percentile(vendor, fraction, value, rank, count):
 def group_sort(vendor, column):
     # Breakdown ties are broken by the group's text in code point order on both databases.
     return f'{column} COLLATE "C"' if vendor == "postgresql" else column
+
+
+class BucketStart(Func):
+    """The UTC start of the hour, day, week (Monday) or month holding a timestamp.
+
+    Django's Trunc runs a Python function per row on SQLite; these are SQLite's own date functions,
+    which keep the work inside the database.
+    """
+
+    output_field = TextField()
+    SQLITE = {
+        "hour": "strftime('%%Y-%%m-%%d %%H:00:00', {column})",
+        "day": "strftime('%%Y-%%m-%%d 00:00:00', {column})",
+        "week": "(date({column}, 'weekday 0', '-6 days') || ' 00:00:00')",
+        "month": "strftime('%%Y-%%m-01 00:00:00', {column})",
+    }
+
+    def __init__(self, field, bucket):
+        if bucket not in self.SQLITE:
+            raise ValueError(f"Unknown bucket {bucket!r}")
+        super().__init__(F(field))
+        self.bucket = bucket
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotSupportedError("Buckets are computed on SQLite and PostgreSQL only")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        return self.SQLITE[self.bucket].format(column=column), params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        return f"date_trunc('{self.bucket}', {column} AT TIME ZONE 'UTC')", params

@@ -3,6 +3,12 @@
 // for every fragment htmx swaps in (a card loading or refreshing, the card form's preview).
 (function () {
   const config = { displayModeBar: false, responsive: true };
+  // Cards change size without the window doing so (grid reflow, a card made wider): follow them.
+  const resized = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.target.isConnected && entry.target.data) window.Plotly.Plots.resize(entry.target);
+    }
+  });
 
   function charts(root) {
     const found = root.matches && root.matches("[data-chart]") ? [root] : [];
@@ -17,6 +23,7 @@
       const figure = JSON.parse(source.textContent);
       figure.layout.dragmode = false; // no zooming by accident on a dashboard; hover still works
       window.Plotly.react(node, figure.data, figure.layout, config);
+      resized.observe(node);
     }
   }
 
@@ -25,6 +32,9 @@
   // Release plotly's listeners before htmx replaces a card or the grid.
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (!window.Plotly || !event.detail.target) return;
-    for (const node of charts(event.detail.target)) window.Plotly.purge(node);
+    for (const node of charts(event.detail.target)) {
+      resized.unobserve(node);
+      window.Plotly.purge(node);
+    }
   });
 })();

@@ -1,15 +1,27 @@
 // Dashboard behaviours: form fields that only apply to some choices, and drag-and-drop reordering.
 
 // Fields marked data-when="name=value1 value2" show only while the form's control `name` has one
-// of the values (the card form's kind/source/aggregation, the toolbar's custom range).
+// of the values (the card form's kind/source/aggregation, the toolbar's custom range). With
+// data-disable-hidden, hidden inputs are also left out of the request.
 function applyWhen(form) {
   for (const element of form.querySelectorAll("[data-when]")) {
     const [name, values] = element.dataset.when.split("=");
     const control = form.elements[name];
     if (!control) continue;
     element.hidden = !values.split(" ").includes(control.value);
+    if ("disableHidden" in element.dataset) {
+      for (const input of element.querySelectorAll("input, select")) input.disabled = element.hidden;
+    }
   }
 }
+
+// The toolbar's URL carries only what is set: no "refresh=" for "off".
+document.addEventListener("htmx:configRequest", (event) => {
+  if (!event.detail.elt.matches || !event.detail.elt.matches(".metrics-toolbar")) return;
+  for (const [name, value] of Object.entries(event.detail.parameters)) {
+    if (value === "") delete event.detail.parameters[name];
+  }
+});
 
 htmx.onLoad((root) => {
   const forms = root.tagName === "FORM" ? [root] : Array.from(root.querySelectorAll("form"));

@@ -66,10 +66,12 @@ class HealthTest(TestCase):
         self.assertEqual(response.json(), {"status": "ok", "database": "ok"})
 
     def test_it_answers_503_when_the_database_does_not(self):
-        with mock.patch(
-            "django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")
+        with (
+            mock.patch(
+                "django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")
+            ),
+            self.assertLogs("metrics.views.public", "ERROR"),
         ):
-            with self.assertLogs("metrics.views.public", "ERROR"):
-                response = self.client.get("/health")
+            response = self.client.get("/health")
         self.assertEqual(response.status_code, 503)
         self.assertEqual(response.json()["database"], "unreachable")
