@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import TrackedEvent
+from .models import Dashboard, DashboardCard, TrackedEvent
 
 
 @admin.register(TrackedEvent)
@@ -9,3 +9,16 @@ class TrackedEventAdmin(admin.ModelAdmin):
     list_filter = ["workspace", "name"]
     raw_id_fields = ["agent", "session", "run"]
     show_full_result_count = False
+
+
+class DashboardCardInline(admin.TabularInline):
+    model = DashboardCard
+    fields = ["position", "title", "kind", "source", "aggregation", "property", "width", "height"]
+    extra = 0
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "slug", "is_default"]
+    list_filter = ["workspace"]
+    inlines = [DashboardCardInline]

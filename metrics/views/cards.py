@@ -45,6 +45,8 @@ def card_detail(request, dashboard, card):
         query=ranges.query(),
         refresh=ranges.cleaned_data.get("refresh"),
         can_admin=request.role == Role.ADMIN,
+        # Fragments live in the dashboard grid, where cards can be dragged; the full page holds one card.
+        sortable=bool(request.htmx),
     )
     template = "metrics/card_detail.html"
     if request.htmx and not request.htmx.history_restore_request:

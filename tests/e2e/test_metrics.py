@@ -80,6 +80,16 @@ def test_an_admin_adds_a_rate_card_and_sees_it_drawn(transactional_db, live_serv
     assert page.url.endswith(f"#{card.get_attribute('id')}")
     page.wait_for_load_state("networkidle")
     settle_and_take(page, screenshot, "metrics-dashboard-with-rate-card")
+
+    # Drag the new card by its handle in front of the first one; the order is saved. (A tall window
+    # keeps both in view: the drag does not scroll.)
+    page.set_viewport_size({"width": 1280, "height": 1800})
+    first = page.locator("#grid > .metric-card").first
+    with page.expect_response("**/order/") as saved:
+        card.locator(".drag-handle").drag_to(first, target_position={"x": 20, "y": 20})
+    assert saved.value.status == 204
+    page.reload()
+    assert page.locator("#grid .metric-card-title").first.inner_text() == "Tool failure rate per day"
     assert errors == []
 
 
