@@ -1,6 +1,7 @@
 // Draws every [data-chart] element with plotly.js. The figure (built in metrics/charts.py) is the JSON
-// of the <script type="application/json"> whose id the attribute names. Runs for the first page and
-// for every fragment htmx swaps in (a card loading or refreshing, the card form's preview).
+// of the <script type="application/json"> whose id the attribute names, kept inside the <template>
+// that follows the chart (htmx removes bare <script> elements from fragments). Runs for the first page
+// and for every fragment htmx swaps in (a card loading or refreshing, the card form's preview).
 (function () {
   const config = { displayModeBar: false, responsive: true };
   // Cards change size without the window doing so (grid reflow, a card made wider): follow them.
@@ -18,7 +19,8 @@
   function draw(root) {
     if (!window.Plotly) return;
     for (const node of charts(root)) {
-      const source = document.getElementById(node.dataset.chart);
+      const holder = node.nextElementSibling;
+      const source = holder && holder.content && holder.content.getElementById(node.dataset.chart);
       if (!source) continue;
       const figure = JSON.parse(source.textContent);
       figure.layout.dragmode = false; // no zooming by accident on a dashboard; hover still works

@@ -45,6 +45,8 @@ def test_an_admin_adds_a_rate_card_and_sees_it_drawn(transactional_db, live_serv
     seed(workspace)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # CSP violations and failed requests show up as console errors.
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
     log_in(page, live_server, admin.username)
     page.click("nav.nav >> text=Metrics")

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('backoffice', '0001_initial'),
-        ('metrics', '0001_initial'),
+        ('metrics', '0002_purge_index'),
     ]
 
     operations = [
