@@ -1,5 +1,7 @@
 """Plotly figures for line, bar and pie cards. The page hands them to static/js/charts.js as JSON."""
 
+import html
+
 import plotly.graph_objects as go
 
 from .display import COLOURS, OTHER_COLOUR
@@ -53,6 +55,11 @@ def colours(card, series):
     return picked
 
 
+def text(label):
+    # plotly.js reads a subset of HTML in labels (<b>, <br>, <a>): data must show as the text it is.
+    return html.escape(label, quote=False)
+
+
 def value_format(result: CardResult):
     if result.is_percentage:
         return {"ticksuffix": " %", "hover": "%{y:.1f} %"}
@@ -85,13 +92,13 @@ def time_series(card, result: CardResult):
     fmt = value_format(result)
     traces = []
     for item, colour in zip(result.series, colours(card, result.series), strict=True):
-        template = f"{item.label}: {fmt['hover']}<extra></extra>"
+        template = f"%{{fullData.name}}: {fmt['hover']}<extra></extra>"
         if card.kind == Kind.LINE:
             traces.append(
                 go.Scatter(
                     x=x,
                     y=item.values,
-                    name=item.label,
+                    name=text(item.label),
                     mode="lines+markers" if len(x) <= 45 else "lines",
                     line={"color": colour, "width": 2, "shape": "linear"},
                     marker={"size": 5},
@@ -101,7 +108,13 @@ def time_series(card, result: CardResult):
             )
         else:
             traces.append(
-                go.Bar(x=x, y=item.values, name=item.label, marker={"color": colour}, hovertemplate=template)
+                go.Bar(
+                    x=x,
+                    y=item.values,
+                    name=text(item.label),
+                    marker={"color": colour},
+                    hovertemplate=template,
+                )
             )
     figure = go.Figure(data=traces, layout={"template": go.layout.Template()})
     layout = base_layout(showlegend=len(result.series) > 1)
@@ -150,7 +163,7 @@ def threshold_lines(card):
 
 
 def pie(card, result: CardResult):
-    labels = [item.label for item in result.series]
+    labels = [text(item.label) for item in result.series]
     values = [item.values[0] or 0 for item in result.series]
     figure = go.Figure(
         data=[

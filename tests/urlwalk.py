@@ -22,8 +22,14 @@ from django.urls.converters import IntConverter
 DJANGO_NAMESPACES = {"admin"}
 DJANGO_NAMES = {"login", "logout"}
 UNKNOWN_INT = 2_000_000_000
-# Parameter names whose row is not found by the generic rules below.
-ALIASES = {"task_id": ("traces.Task", "step_id"), "member_id": ("backoffice.Membership", "pk")}
+# Parameter names whose row is not found by the generic rules below: (model, attribute[, path to
+# the workspace when the model has none of its own]).
+ALIASES = {
+    "task_id": ("traces.Task", "step_id"),
+    "member_id": ("backoffice.Membership", "pk"),
+    "dashboard": ("metrics.Dashboard", "slug"),
+    "card": ("metrics.DashboardCard", "pk", "dashboard__workspace"),
+}
 
 
 @dataclass
@@ -99,15 +105,16 @@ def param_value(name, converter, workspace):
     if name == "workspace":
         return workspace.slug, True
     is_int = isinstance(converter, IntConverter)
+    scope = "workspace"
     if name in ALIASES:
-        label, attr = ALIASES[name]
-        model, attr = apps.get_model(label), ("pk" if is_int else attr)
+        label, attr, *path = ALIASES[name]
+        model, attr, scope = apps.get_model(label), ("pk" if is_int else attr), (path or [scope])[0]
     else:
         model = next((m for m in _scoped_models() if not is_int and _has_field(m, name)), None)
         attr = name
         if model is None:
             model, attr = _model_for_stem(name.removesuffix("_id").removesuffix("_pk")), "pk"
-    row = model.objects.filter(workspace=workspace).order_by("pk").first() if model else None
+    row = model.objects.filter(**{scope: workspace}).order_by("pk").first() if model else None
     if row is None:
         return (UNKNOWN_INT if is_int else "no-such-row"), False
     return getattr(row, attr), True

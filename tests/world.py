@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from backoffice import cost_recompute
 from backoffice.models import AuditEntry, Role
+from metrics.dashboards import default_dashboard
+from metrics.models import Dashboard, DashboardCard
 from tests.factories import make_api_key, make_member, make_workspace
 from traces.ingest import ingest_batch
 from traces.models import ModelPrice, RedactionRule, Review, Run
@@ -105,6 +107,12 @@ def populate(workspace, text="hello"):
         changes={"role": [text, text]},
     )
     cost_recompute.start(workspace, None, START.date(), START.date())
+    # Dashboard slugs are names within a workspace: this one's is unique, so it also tells workspaces apart.
+    board = Dashboard.objects.create(workspace=workspace, slug=f"{workspace.slug}-board", name=short[:100])
+    DashboardCard.objects.create(
+        dashboard=board, title=short[:100], kind="pie", source="events", breakdown="$name"
+    )
+    default_dashboard(workspace)
     return run
 
 
