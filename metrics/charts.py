@@ -82,7 +82,8 @@ def base_layout(showlegend):
             "color": "#5f6b7a",
         },
         "showlegend": showlegend,
-        "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top", "font": {"size": 11}},
+        # Above the plot: below it, rotated x labels on a narrow screen would run into it.
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 11}},
         "hoverlabel": {"font": {"family": "system-ui, sans-serif"}},
     }
 
@@ -125,8 +126,6 @@ def time_series(card, result: CardResult):
         xaxis={
             "type": "category",
             "showgrid": False,
-            "nticks": 8,
-            "tickangle": 0,
             "linecolor": "#e2e5ea",
             "automargin": True,
         },

@@ -4,7 +4,7 @@ Rows are dicts: "time", one entry per column key of the source (numbers as Pytho
 str or None), and "json" for the JSON properties/metadata.
 """
 
-from metrics.engine import NEEDS_NUMBERS, NEEDS_PROPERTY, PERCENTILES, as_number
+from metrics.engine import NEEDS_NUMBERS, PERCENTILES, as_number
 from metrics.models import Aggregation, Kind
 from metrics.periods import bucket_starts, fitting_bucket, period_for
 from metrics.sources import SOURCES
@@ -220,6 +220,3 @@ def _rank(card, rows):
     if card.aggregation == Aggregation.DISTINCT_COUNT:
         return figure(card, rows)
     return len(rows)
-
-
-__all__ = ["compute", "NEEDS_PROPERTY"]
