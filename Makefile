@@ -55,6 +55,13 @@ test-browser: $(STAMP)
 		SECRET_KEY=tests DATABASE_URL=sqlite:///test.sqlite3 $(BIN)/pytest -q -m browser; \
 	else echo "Chromium is not installed (apt-get install chromium): skipping the browser tests."; fi
 
+# Benchmarks: build (or reuse) a data set of BENCH_SCALE × full scale, measure, print one table. Real
+# figures need PostgreSQL: DATABASE_URL=postgres://…/bench make bench BENCH_SCALE=0.1
+BENCH_SCALE ?= 0.001
+bench: $(STAMP)
+	SECRET_KEY=$${SECRET_KEY:-bench} DATABASE_URL=$${DATABASE_URL:-sqlite:///bench.sqlite3} \
+		$(BIN)/python -m tests.bench --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles test-output
 

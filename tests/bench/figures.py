@@ -1,0 +1,132 @@
+"""Every figure of the issue, measured against the data set, in the order of the table."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from backoffice.models import ApiKey, Workspace
+
+from .dataset import USER
+from .ingest import Server, ingest_figures
+from .measure import NotMeasured, not_measured, page_figure
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LIST_MS, RUN_PAGE_MS, TASKS_API_MS, DAG_MS = 100, 200, 150, 300
+
+
+def cursor_at(when, pk=2**62):
+    """A keyset cursor (microseconds since the epoch, id) that starts a page at `when`."""
+    return f"{(when - EPOCH) // timedelta(microseconds=1)}.{pk}"
+
+
+def list_pages(facts, slug):
+    """(figure name, path) for the three lists: first page and a page 60 days back, each with and
+    without a filter."""
+    deep = cursor_at(facts.anchor_time - timedelta(days=60))
+    lists = [
+        ("Conversations", f"/w/{slug}/conversations/", "agent=support-bot"),
+        ("Runs", f"/w/{slug}/runs/", "status=failed"),
+        ("Model calls", f"/w/{slug}/model-calls/", "model=gpt-4o"),
+    ]
+    for title, path, filter_ in lists:
+        yield f"{title} page, first", path
+        yield f"{title} page, 60 days back", f"{path}?after={deep}"
+        yield f"{title} page, first, {filter_}", f"{path}?{filter_}"
+        yield f"{title} page, 60 days back, {filter_}", f"{path}?{filter_}&after={deep}"
+
+
+def read_figures(facts, repeats):
+    slug = facts.workspaces[0]
+    workspace = Workspace.objects.get(slug=slug)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(get_user_model().objects.get(username=USER))
+    figures = [page_figure(name, client, path, repeats, LIST_MS) for name, path in list_pages(facts, slug)]
+    figures.append(
+        page_figure(
+            f"Run page of the {facts.big_run.split('-')[2]}-task run (header + first 500 tasks)",
+            client,
+            f"/w/{slug}/runs/{facts.big_run}/",
+            repeats,
+            RUN_PAGE_MS,
+            ratio_limit=None,
+        )
+    )
+    api_key, raw_key = ApiKey.issue(workspace, "bench reads")
+    try:
+        figures.append(
+            page_figure(
+                f"GET /api/v1/runs/…/tasks?limit=1000 ({facts.api_run.split('-')[2]}-task run)",
+                client,
+                f"/api/v1/runs/{facts.api_run}/tasks?limit=1000",
+                repeats,
+                TASKS_API_MS,
+                ratio_limit=None,
+                headers={"Authorization": f"Bearer {raw_key}"},
+            )
+        )
+    finally:
+        api_key.delete()
+    figures.append(
+        page_figure(
+            "DAG tab of the 10,000-task run",
+            client,
+            f"/w/{slug}/runs/{facts.big_run}/dag/",
+            repeats,
+            DAG_MS,
+            ratio_limit=None,
+        )
+    )
+    figures.append(
+        page_figure(
+            f"DAG tab of the {facts.workflow_run.split('-')[2]}-node workflow",
+            client,
+            f"/w/{slug}/runs/{facts.workflow_run}/dag/",
+            repeats,
+            DAG_MS,
+            ratio_limit=None,
+        )
+    )
+    return figures
+
+
+def pending_figures():
+    """Figures whose code is not on this branch yet: listed, never faked."""
+    return [
+        not_measured(
+            "OTLP /v1/traces, spans stored and readable", "≥ 1,500 spans/s", "OTLP ingest is not on main yet"
+        ),
+        not_measured(
+            "Default dashboard, each card over 30 days", "≤ 500 ms", "dashboards are not on main yet"
+        ),
+        not_measured(
+            "Rate card broken down by a business-event property",
+            "≤ 1,000 ms",
+            "dashboards are not on main yet",
+        ),
+        not_measured(
+            "Review export streams in constant memory", "flat", "the review export is not on main yet"
+        ),
+        not_measured(
+            "logs --follow streams in constant memory", "flat", "the logs command is not on main yet"
+        ),
+    ]
+
+
+def all_figures(facts, options, out):
+    figures = []
+    if not options.skip_ingest:
+        if options.no_server:
+            client = Client(HTTP_HOST="localhost")
+            figures += ingest_figures(facts, events=options.events, clients=1, client=client, out=out)
+        else:
+            try:
+                with Server(options.port, options.workers) as server:
+                    figures += ingest_figures(
+                        facts, events=options.events, clients=options.clients, server=server, out=out
+                    )
+            except NotMeasured as exc:
+                figures.append(not_measured("Ingest through gunicorn", "≥ 5,000 events/s", str(exc)))
+    figures += read_figures(facts, options.repeats)
+    figures += pending_figures()
+    return figures

@@ -1,0 +1,308 @@
+"""Ingest figures: events/s through POST /api/v1/ingest served as deployed, against a raw COPY of the
+same rows into the same tables, and the server's resident memory over the run."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from backoffice.models import ApiKey, Workspace
+from metrics.models import TrackedEvent
+from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Task
+
+from .events import EventStream
+from .measure import Figure, NotMeasured, not_measured
+from .tables import max_id, reset_sequences
+
+# Child tables first: the order rows are deleted in, reversed for COPY.
+WRITTEN = [TrackedEvent, ChatMessage, ModelCall, Event, Task, Run, Session, Agent]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    """gunicorn serving the project as deployed: several workers, DEBUG off, on one port."""
+
+    def __init__(self, port, workers):
+        self.port, self.workers = port, workers
+        self.process = None
+
+    def __enter__(self):
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-secret",
+            "DATABASE_URL": database_url(database),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+        command = [sys.executable, "-m", "gunicorn", "backoffice.wsgi:application"]
+        command += [
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise NotMeasured(f"gunicorn exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                if len(self.worker_pids()) >= self.workers:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise NotMeasured(f"gunicorn did not listen on port {self.port} within 60 s")
+
+    def __exit__(self, *exc):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def worker_pids(self):
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def resident_kib(self):
+        """Resident memory of the master and its workers, in KiB."""
+        total = 0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total
+
+
+def database_url(database):
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    user, host = database.get("USER") or "postgres", database.get("HOST") or "127.0.0.1"
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{database.get('PORT') or 5432}/{database['NAME']}"
+
+
+class HttpPoster:
+    def __init__(self, port, key):
+        self.port, self.key = port, key
+        self.local = threading.local()
+
+    def post(self, body):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        conn.request("POST", "/api/v1/ingest", body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+
+class ClientPoster:
+    """The in-process test client, for the smoke run where no server can see the test database."""
+
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def post(self, body):
+        response = self.client.post(
+            "/api/v1/ingest",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        return response.status_code, response.json()
+
+
+def post_all(poster, batches, clients, on_batch):
+    """Post every batch from `clients` threads; returns (seconds, events accepted)."""
+    lock = threading.Lock()
+    accepted, errors = [0], []
+
+    def work():
+        while not errors:
+            with lock:
+                body = next(batches, None)
+            if body is None:
+                return
+            status, outcome = poster.post(body)
+            if status != 200 or outcome["rejected"] or outcome["duplicates"]:
+                errors.append(f"ingest answered {status}: {json.dumps(outcome)[:300]}")
+                return
+            with lock:
+                accepted[0] += outcome["accepted"]
+            on_batch()
+
+    started = time.perf_counter()
+    if clients == 1:
+        work()  # in this thread: the in-process client must use this thread's database connection
+    else:
+        threads = [threading.Thread(target=work) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise NotMeasured(errors[0])
+    return time.perf_counter() - started, accepted[0]
+
+
+def scratch_workspace(label):
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+    return Workspace.objects.create(slug=f"bench-{label}-{stamp}", name=f"Bench {label}")
+
+
+def drop_workspaces(workspaces):
+    """Delete what ingest wrote for these workspaces, in bulk: the ORM would fetch every row first."""
+    ids = [w.pk for w in workspaces]
+    marks = ", ".join(["%s"] * len(ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model in WRITTEN:
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE workspace_id IN ({marks})", ids)  # noqa: S608
+        Workspace.objects.filter(pk__in=ids).delete()
+
+
+def ingest_figures(facts, *, events, clients, server=None, client=None, out=sys.stderr):
+    """Ingest `events` events in batches of 1,000: through gunicorn when `server` is given, else the
+    in-process `client`. Then COPY the same rows, and report the figures."""
+    name = "Ingest, POST /api/v1/ingest, batches of 1,000"
+    if server:
+        name += f" (gunicorn, {server.workers} workers, {clients} clients)"
+    rate_target, copy_target, memory_target = "≥ 5,000 events/s", "≥ 20 % of COPY", "growth ≤ 20 %"
+    workspace = scratch_workspace("ingest")
+    _, key = ApiKey.issue(workspace, "bench")
+    copied = None
+    try:
+        poster = HttpPoster(server.port, key) if server else ClientPoster(client, key)
+        stream = EventStream(prefix=workspace.slug)
+        samples = []
+
+        def sample():
+            if server:
+                samples.append(server.resident_kib())
+
+        try:
+            seconds, accepted = post_all(poster, stream.batches(events), clients, sample)
+        except NotMeasured as exc:
+            return [not_measured(name, rate_target, str(exc))]
+        rate = accepted / seconds
+        figures = [
+            Figure(
+                name,
+                rate_target,
+                f"{rate:,.0f} events/s",
+                rate >= 5000,
+                note=f"{accepted:,} events in {seconds:.1f} s",
+            )
+        ]
+        copy_name = "Ingest rate ÷ raw COPY of the same rows"
+        if connection.vendor != "postgresql":
+            figures.append(not_measured(copy_name, copy_target, "COPY needs PostgreSQL"))
+        else:
+            copied = scratch_workspace("copy")
+            copy_seconds, rows = copy_workspace(workspace, copied)
+            share = copy_seconds / seconds
+            figures.append(
+                Figure(
+                    copy_name,
+                    copy_target,
+                    f"{100 * share:.0f} %",
+                    share >= 0.2,
+                    note=f"COPY wrote the {rows:,} rows of those events in {copy_seconds:.2f} s "
+                    f"({accepted / copy_seconds:,.0f} events/s)",
+                )
+            )
+        figures.append(memory_figure(samples, accepted, memory_target, server))
+        return figures
+    finally:
+        drop_workspaces([w for w in (workspace, copied) if w])
+
+
+def memory_figure(samples, events, target, server):
+    name = f"Ingest server resident memory over {events:,} events"
+    if not server:
+        return not_measured(name, target, "no server process in this run (--no-server)")
+    if len(samples) < 10:
+        return not_measured(name, target, "too few batches to tell (run more events)")
+    tenth = max(len(samples) // 10, 1)
+    # After warm-up (imports, connection, caches): the first tenth of the run against the last tenth.
+    early = sorted(samples[tenth : 2 * tenth])[len(samples[tenth : 2 * tenth]) // 2]
+    late = sorted(samples[-tenth:])[len(samples[-tenth:]) // 2]
+    growth = late / early - 1
+    return Figure(
+        name,
+        target,
+        f"{growth * 100:+.0f} %",
+        growth <= 0.2,
+        note=f"{early / 1024:,.0f} MiB after warm-up, {late / 1024:,.0f} MiB at the end, "
+        f"peak {max(samples) / 1024:,.0f} MiB",
+    )
+
+
+# -- the raw COPY of the same rows -----------------------------------------------------------------
+
+
+def copy_workspace(source, target):
+    """Read every row ingest wrote for `source`, then time a COPY of the same rows into the same
+    tables for `target` (new keys, same foreign-key links). Returns (seconds, rows)."""
+    offsets = {model: max_id(model) for model in WRITTEN}
+    tables = {model._meta.db_table: model for model in WRITTEN}
+    loads = []
+    for model in reversed(WRITTEN):
+        fields = model._meta.concrete_fields
+        columns = [f.column for f in fields]
+        shifts = {}
+        for index, field in enumerate(fields):
+            if field.primary_key:
+                shifts[index] = ("add", offsets[model])
+            elif field.is_relation and field.related_model is Workspace:
+                shifts[index] = ("set", str(target.pk).encode())
+            elif field.is_relation and field.related_model._meta.db_table in tables:
+                shifts[index] = ("add", offsets[tables[field.related_model._meta.db_table]])
+        lines = read_rows(model._meta.db_table, columns, source.pk)
+        loads.append(
+            (model._meta.db_table, columns, b"".join(shift_line(line, shifts) for line in lines), len(lines))
+        )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, columns, data, _ in loads:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(data)
+    seconds = time.perf_counter() - started
+    reset_sequences(WRITTEN)
+    return seconds, sum(n for *_, n in loads)
+
+
+def read_rows(table, columns, workspace_pk):
+    query = (
+        f"COPY (SELECT {', '.join(columns)} FROM {table} WHERE workspace_id = {int(workspace_pk)}) TO STDOUT"  # noqa: S608
+    )
+    data = bytearray()
+    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
+        for chunk in copy:
+            data += chunk
+    return bytes(data).splitlines(keepends=True)
+
+
+def shift_line(line, shifts):
+    cells = line.rstrip(b"\n").split(b"\t")
+    for index, (how, value) in shifts.items():
+        if cells[index] == b"\\N":
+            continue
+        cells[index] = value if how == "set" else str(int(cells[index]) + value).encode()
+    return b"\t".join(cells) + b"\n"
