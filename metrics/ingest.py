@@ -1,12 +1,15 @@
 """Business events arrive through the traces ingest as `track` events; they are stored here."""
 
+from traces.ingest import bulk
+
 from .models import TrackedEvent
 
 
 def store_tracked_events(fold, events):
-    TrackedEvent.objects.bulk_create(
+    bulk.append(
+        TrackedEvent,
         [
-            TrackedEvent(
+            dict(
                 workspace=fold.workspace,
                 event_id=event.id,
                 agent=fold.agents.get(event.body.agent_id) if event.body.agent_id else None,
@@ -18,5 +21,4 @@ def store_tracked_events(fold, events):
             )
             for event in events
         ],
-        batch_size=500,
     )

@@ -1,0 +1,70 @@
+"""The fold's bulk writes (COPY on PostgreSQL, bulk_create elsewhere) keep the rows the fold means."""
+
+from decimal import Decimal
+from unittest import mock
+
+from django.test import TestCase
+
+from tests.events import event
+from tests.factories import make_workspace
+from traces.ingest import bulk, ingest_batch
+from traces.models import ModelCall, Run, Task
+
+
+def llm_call(call_id, tokens, at):
+    body = {"run_id": "r1", "call_id": call_id, "model": "gpt-4o", "prompt_tokens": tokens, "cost": "0.01"}
+    return event("llm.call", body, at=at)
+
+
+class BulkWritesTest(TestCase):
+    def setUp(self):
+        self.workspace = make_workspace()
+        ingest_batch(self.workspace, [event("run.start", {"run_id": "r1", "agent_id": "a"}, at=0)])
+
+    def test_a_retried_model_call_keeps_its_first_row_in_one_batch_and_across_batches(self):
+        ingest_batch(self.workspace, [llm_call("c1", 10, 1), llm_call("c1", 99, 2), llm_call("c2", 5, 3)])
+        ingest_batch(self.workspace, [llm_call("c1", 77, 4)])
+        tokens = dict(ModelCall.objects.values_list("call_id", "prompt_tokens"))
+        self.assertEqual(tokens, {"c1": 10, "c2": 5})
+        run = Run.objects.get(run_id="r1")
+        self.assertEqual((run.model_calls, run.prompt_tokens, run.cost), (2, 15, Decimal("0.02")))
+
+    def test_tasks_of_a_new_run_are_numbered_by_time_whatever_the_order_they_arrive_in(self):
+        steps = [
+            event("step.start", {"run_id": "r2", "step_id": f"s{n}", "name": f"n{n}"}, at=10 - n)
+            for n in range(5)
+        ]
+        ingest_batch(self.workspace, [event("run.start", {"run_id": "r2", "agent_id": "a"}, at=0), *steps])
+        names = list(
+            Task.objects.filter(run__run_id="r2").order_by("sequence").values_list("name", "sequence")
+        )
+        self.assertEqual(names, [("n4", 1), ("n3", 2), ("n2", 3), ("n1", 4), ("n0", 5)])
+
+    def test_tasks_of_a_new_run_are_numbered_before_they_are_written(self):
+        # Without renumbering afterwards, which would rewrite every row once more.
+        steps = [
+            event("step.start", {"run_id": "r3", "step_id": f"s{n}", "name": "x"}, at=9 - n) for n in range(9)
+        ]
+        with mock.patch("traces.ingest.fold.renumber"):
+            ingest_batch(
+                self.workspace, [event("run.start", {"run_id": "r3", "agent_id": "a"}, at=0), *steps]
+            )
+        order = Task.objects.filter(run__run_id="r3").order_by("sequence").values_list("step_id", "sequence")
+        self.assertEqual(list(order), [(f"s{8 - n}", n + 1) for n in range(9)])
+
+    def test_two_batches_in_one_transaction_each_update_only_their_rows(self):
+        ingest_batch(self.workspace, [event("run.start", {"run_id": "r4", "agent_id": "a"}, at=0)])
+        ingest_batch(self.workspace, [event("run.complete", {"run_id": "r1", "output": "one"}, at=5)])
+        ingest_batch(self.workspace, [event("run.failed", {"run_id": "r4", "error": "two"}, at=6)])
+        runs = dict(Run.objects.values_list("run_id", "status"))
+        self.assertEqual(runs, {"r1": "completed", "r4": "failed"})
+        self.assertEqual(Run.objects.get(run_id="r1").output, "one")
+
+    def test_inserted_instances_get_their_keys(self):
+        run = Run.objects.get(run_id="r1")
+        tasks = [Task(workspace=self.workspace, run=run, step_id=f"k{n}", metadata={}) for n in range(3)]
+        bulk.insert(Task, tasks)
+        self.assertEqual(
+            sorted(t.pk for t in tasks),
+            sorted(Task.objects.filter(step_id__startswith="k").values_list("pk", flat=True)),
+        )
