@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, TextField
+from django.db.models.functions import Cast
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
@@ -203,31 +205,50 @@ def run_get(request, run_id: str):
     }
 
 
+# The payload columns of TaskOut, and the rest but parent_id, in the order the query reads them.
+TASK_PAYLOADS = ("input", "output", "error", "metadata")
+TASK_SCALARS = tuple(f for f in TaskOut.model_fields if f not in ("parent_id", *TASK_PAYLOADS))
+
+
 @router.get("/runs/{run_id}/tasks", response={200: TaskPage, 404: Problem}, summary="A run's tasks, paged")
 def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
-    """Tasks in sequence order. Sequences are dense, so an offset is a keyset position, not a scan."""
+    """Tasks in sequence order. Sequences are dense, so an offset is a keyset position, not a scan.
+
+    A page of 1,000 tasks is mostly payload, so payloads are copied from the database as JSON text
+    into the answer, never decoded and encoded again, and no model instance is built: reading a
+    1,000-task run took ~6× the time of its SQL that way, ~1.5× this way.
+    """
+    from backoffice.api import PreciseEncoder  # backoffice.api imports this module
+
     run = run_in_workspace(request, run_id)
     total = Task.objects.filter(run=run).count()
+    as_text = {f"{name}_json": Cast(name, TextField()) for name in TASK_PAYLOADS}
     rows = list(
         Task.objects.filter(run=run, sequence__gt=paging.offset)
-        .select_related("parent")
-        .only(*[f for f in TaskOut.model_fields if f != "parent_id"], "parent_step_id", "parent__step_id")
-        .order_by("sequence", "id")[: paging.limit + 1]
+        .annotate(**as_text)
+        .order_by("sequence", "id")
+        .values_list(*TASK_SCALARS, "parent__step_id", "parent_step_id", *as_text)[: paging.limit + 1]
     )
-    tasks = [
-        {
-            **{f: getattr(t, f) for f in TaskOut.model_fields if f != "parent_id"},
-            "parent_id": t.parent.step_id if t.parent else (t.parent_step_id or None),
-        }
-        for t in rows[: paging.limit]
-    ]
-    return {
+    scalars = len(TASK_SCALARS)
+    tasks = []
+    for row in rows[: paging.limit]:
+        head = dict(zip(TASK_SCALARS, row, strict=False))
+        head["parent_id"] = row[scalars] or row[scalars + 1] or None
+        payloads = (
+            f'"{name}": {text or "null"}'
+            for name, text in zip(TASK_PAYLOADS, row[scalars + 2 :], strict=True)
+        )
+        tasks.append(
+            json.dumps(head, cls=PreciseEncoder, ensure_ascii=False)[:-1] + ", " + ", ".join(payloads) + "}"
+        )
+    page = {
         "total": total,
         "offset": paging.offset,
         "limit": paging.limit,
         "has_more": len(rows) > paging.limit,
-        "tasks": tasks,
     }
+    body = json.dumps(page)[:-1] + ', "tasks": [' + ", ".join(tasks) + "]}"
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
 @router.get("/sessions/{session_id}", response={200: SessionOut, 404: Problem}, summary="A conversation")
