@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from backoffice.models import Membership, Role, Workspace
 from metrics.models import TrackedEvent
-from traces.ingest.fold import preview
 from traces.models import Agent, ChatMessage, ModelCall, Run, Session, Task
+from traces.rollups import preview
 
 from .payloads import Payloads
 from .tables import Table, max_id, reset_sequences

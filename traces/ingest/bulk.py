@@ -11,10 +11,15 @@ Every write here runs inside the ingest transaction, under the workspace lock (s
 """
 
 import enum
-import hashlib
 import json
 
 from django.db import connection, models
+
+from traces.models import Agent, ModelCall, Run, Session, Task
+
+# The models the fold updates, or appends to skipping conflicts: their staging tables come with the
+# connection.
+PREPARED = (Agent, Session, Run, Task, ModelCall)
 
 
 def on_postgresql():
@@ -66,7 +71,7 @@ def append(model, rows, *, ignore_conflicts=False):
         copy(model._meta.db_table, fields, values)
         return
     # COPY cannot skip a conflicting row: stage the rows, then INSERT … ON CONFLICT DO NOTHING.
-    staging = stage(model, fields)
+    staging = stage(model)
     copy(staging, fields, values, staged=True)
     columns = ", ".join(f.column for f in fields)
     with connection.cursor() as cursor:
@@ -86,7 +91,7 @@ def update(model, objs, names):
         return
     pk = model._meta.pk
     fields = [pk, *(model._meta.get_field(name) for name in names)]
-    staging = stage(model, fields)
+    staging = stage(model)
     copy(staging, fields, [[get(obj) for get in getters(fields, adding=False)] for obj in objs], staged=True)
     assignments = ", ".join(f"{f.column} = s.{f.column}" for f in fields[1:])
     with connection.cursor() as cursor:
@@ -107,20 +112,36 @@ def allocate_ids(model, count):
         return [row[0] for row in cursor.fetchall()]
 
 
-def stage(model, fields):
-    """A temporary table shaped like these columns of the model's table.
+def staging_name(model):
+    return f"staged_{model._meta.db_table}"
 
-    Created once per connection; the statement that applies the staged rows also deletes them (and
-    a commit empties the table anyway). A column `staged` keeps the order rows were copied in.
-    """
-    columns = ", ".join(f.column for f in fields)
-    name = f"staged_{model._meta.db_table}_{hashlib.sha256(columns.encode()).hexdigest()[:12]}"
+
+def staging_ddl(model):
+    """A temporary table with the model's columns, unconstrained, and `staged` (the order rows were
+    copied in). The statement that applies staged rows also deletes them; a commit empties it anyway."""
+    columns = ", ".join(f"{f.column} {f.db_type(connection)}" for f in model._meta.concrete_fields)
+    return (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging_name(model)} ({columns}, staged bigint) "
+        "ON COMMIT DELETE ROWS"
+    )
+
+
+def create_staging_tables(sender, connection, **kwargs):
+    """On every new PostgreSQL connection, outside any transaction (a rollback would drop a table made
+    inside one): the staging tables of the models the fold updates or appends to without conflicts."""
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
-            f"SELECT {columns}, 0::bigint AS staged FROM {model._meta.db_table} WITH NO DATA"
-        )
-    return name
+        for model in PREPARED:
+            cursor.execute(staging_ddl(model))
+
+
+def stage(model):
+    """The model's staging table; made here for a model the connection did not prepare."""
+    if model not in PREPARED:
+        with connection.cursor() as cursor:
+            cursor.execute(staging_ddl(model))
+    return staging_name(model)
 
 
 def copy(table, fields, rows, *, staged=False):
