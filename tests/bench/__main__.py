@@ -21,6 +21,7 @@ def parse(argv):
     parser.add_argument(
         "--events", type=int, help="events to ingest (default: 1,000,000 × scale, 5,000 at least)"
     )
+    parser.add_argument("--spans", type=int, help="OTLP spans to post (default: half the events)")
     parser.add_argument("--clients", type=int, default=3, help="concurrent ingest clients")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8108")))
@@ -32,6 +33,8 @@ def parse(argv):
     options = parser.parse_args(argv)
     if options.events is None:
         options.events = min(max(round(1_000_000 * options.scale), 5_000), 1_000_000)
+    if options.spans is None:
+        options.spans = options.events // 2
     return options
 
 

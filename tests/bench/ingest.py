@@ -25,6 +25,7 @@ from .tables import max_id, reset_sequences
 # Child tables first: the order rows are deleted in, reversed for COPY.
 WRITTEN = [TrackedEvent, ChatMessage, ModelCall, Event, Task, Run, Session, Agent]
 ROOT = Path(__file__).resolve().parents[2]
+INGEST = "/api/v1/ingest"
 
 
 class Server:
@@ -99,53 +100,60 @@ def database_url(database):
 
 
 class HttpPoster:
-    def __init__(self, port, key):
-        self.port, self.key = port, key
+    """POSTs bodies to one path of the server, one keep-alive connection per client thread."""
+
+    def __init__(self, port, key, path=INGEST, content_type="application/json"):
+        self.port, self.path = port, path
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
         self.local = threading.local()
 
     def post(self, body):
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
-        conn.request("POST", "/api/v1/ingest", body=body, headers=headers)
+        conn.request("POST", self.path, body=body, headers=self.headers)
         response = conn.getresponse()
-        return response.status, json.loads(response.read())
+        return response.status, response.read()
 
 
 class ClientPoster:
     """The in-process test client, for the smoke run where no server can see the test database."""
 
-    def __init__(self, client, key):
-        self.client, self.key = client, key
+    def __init__(self, client, key, path=INGEST, content_type="application/json"):
+        self.client, self.path, self.content_type = client, path, content_type
+        self.headers = {"Authorization": f"Bearer {key}"}
 
     def post(self, body):
-        response = self.client.post(
-            "/api/v1/ingest",
-            body,
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {self.key}"},
-        )
-        return response.status_code, response.json()
+        response = self.client.post(self.path, body, content_type=self.content_type, headers=self.headers)
+        return response.status_code, response.content
 
 
-def post_all(poster, batches, clients, on_batch):
-    """Post every batch from `clients` threads; returns (seconds, events accepted)."""
+def ingest_outcome(status, content):
+    """Events stored by one answer of /api/v1/ingest; anything but all accepted stops the figure."""
+    outcome = json.loads(content)
+    if status != 200 or outcome["rejected"] or outcome["duplicates"]:
+        raise NotMeasured(f"ingest answered {status}: {content[:300]!r}")
+    return outcome["accepted"]
+
+
+def post_all(poster, bodies, clients, stored, on_batch=lambda: None):
+    """Post every body from `clients` threads; returns (seconds, items stored as `stored` counts them)."""
     lock = threading.Lock()
-    accepted, errors = [0], []
+    total, errors = [0], []
 
     def work():
         while not errors:
             with lock:
-                body = next(batches, None)
+                body = next(bodies, None)
             if body is None:
                 return
-            status, outcome = poster.post(body)
-            if status != 200 or outcome["rejected"] or outcome["duplicates"]:
-                errors.append(f"ingest answered {status}: {json.dumps(outcome)[:300]}")
+            try:
+                count = stored(*poster.post(body))
+            except NotMeasured as exc:
+                errors.append(exc)
                 return
             with lock:
-                accepted[0] += outcome["accepted"]
+                total[0] += count
             on_batch()
 
     started = time.perf_counter()
@@ -158,8 +166,8 @@ def post_all(poster, batches, clients, on_batch):
         for thread in threads:
             thread.join()
     if errors:
-        raise NotMeasured(errors[0])
-    return time.perf_counter() - started, accepted[0]
+        raise errors[0]
+    return time.perf_counter() - started, total[0]
 
 
 def scratch_workspace(label):
@@ -197,7 +205,7 @@ def ingest_figures(facts, *, events, clients, server=None, client=None, out=sys.
                 samples.append(server.resident_kib())
 
         try:
-            seconds, accepted = post_all(poster, stream.batches(events), clients, sample)
+            seconds, accepted = post_all(poster, stream.batches(events), clients, ingest_outcome, sample)
         except NotMeasured as exc:
             return [not_measured(name, rate_target, str(exc))]
         rate = accepted / seconds
