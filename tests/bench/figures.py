@@ -8,12 +8,15 @@ from django.test import Client
 from backoffice.models import ApiKey, Workspace
 
 from .dataset import USER
+from .follow import follow_figure
 from .ingest import Server, ingest_figures
 from .measure import NotMeasured, not_measured, page_figure
 from .otlp import otlp_figure
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LIST_MS, RUN_PAGE_MS, TASKS_API_MS, DAG_MS = 100, 200, 150, 300
+# Enough 1,000-event batches for a memory trend; the follower polls between them.
+FOLLOW_EVENTS = 20_000
 
 
 def cursor_at(when, pk=2**62):
@@ -105,7 +108,6 @@ def pending_figures():
         not_measured(
             "Review export streams in constant memory", "flat", "the review export is not on main yet"
         ),
-        not_measured("logs --follow streams in constant memory", "flat", "not measured yet by the benchmark"),
     ]
 
 
@@ -116,6 +118,7 @@ def all_figures(facts, options, out):
             client = Client(HTTP_HOST="localhost")
             figures += ingest_figures(facts, events=options.events, clients=1, client=client, out=out)
             figures.append(otlp_figure(spans=options.spans, clients=1, client=client))
+            figures.append(follow_figure(events=FOLLOW_EVENTS, committed=False))
         else:
             try:
                 with Server(options.port, options.workers) as server:
@@ -123,6 +126,7 @@ def all_figures(facts, options, out):
                         facts, events=options.events, clients=options.clients, server=server, out=out
                     )
                     figures.append(otlp_figure(spans=options.spans, clients=options.clients, server=server))
+                figures.append(follow_figure(events=FOLLOW_EVENTS, committed=True))
             except NotMeasured as exc:
                 figures.append(not_measured("Ingest through gunicorn", "≥ 5,000 events/s", str(exc)))
     figures += read_figures(facts, options.repeats)

@@ -36,14 +36,7 @@ class Server:
         self.process = None
 
     def __enter__(self):
-        database = connection.settings_dict
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-secret",
-            "DATABASE_URL": database_url(database),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        }
+        env = server_env()
         command = [sys.executable, "-m", "gunicorn", "backoffice.wsgi:application"]
         command += [
             "--bind",
@@ -79,16 +72,41 @@ class Server:
 
     def resident_kib(self):
         """Resident memory of the master and its workers, in KiB."""
-        total = 0
-        for pid in [self.process.pid, *self.worker_pids()]:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        return total
+        return resident_kib([self.process.pid, *self.worker_pids()])
+
+
+def resident_kib(pids):
+    """Resident memory of these processes, in KiB (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def server_env(**extra):
+    """The environment of a process that serves (or reads) the same database, as deployed."""
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-secret",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **extra,
+    }
+
+
+def growth(samples):
+    """(growth, early, late) of memory samples: the first tenth after warm-up against the last tenth."""
+    tenth = max(len(samples) // 10, 1)
+    early, late = samples[tenth : 2 * tenth], samples[-tenth:]
+    early, late = sorted(early)[len(early) // 2], sorted(late)[len(late) // 2]
+    return late / early - 1, early, late
 
 
 def database_url(database):
@@ -247,16 +265,12 @@ def memory_figure(samples, events, target, server):
         return not_measured(name, target, "no server process in this run (--no-server)")
     if len(samples) < 10:
         return not_measured(name, target, "too few batches to tell (run more events)")
-    tenth = max(len(samples) // 10, 1)
-    # After warm-up (imports, connection, caches): the first tenth of the run against the last tenth.
-    early = sorted(samples[tenth : 2 * tenth])[len(samples[tenth : 2 * tenth]) // 2]
-    late = sorted(samples[-tenth:])[len(samples[-tenth:]) // 2]
-    growth = late / early - 1
+    grew, early, late = growth(samples)
     return Figure(
         name,
         target,
-        f"{growth * 100:+.0f} %",
-        growth <= 0.2,
+        f"{grew * 100:+.0f} %",
+        grew <= 0.2,
         note=f"{early / 1024:,.0f} MiB after warm-up, {late / 1024:,.0f} MiB at the end, "
         f"peak {max(samples) / 1024:,.0f} MiB",
     )

@@ -7,7 +7,18 @@ from django.test import TestCase
 from tests.bench.__main__ import parse, run
 from tests.bench.dataset import FULL
 
-SMOKE = ["--scale", "0.00005", "--events", "2000", "--repeats", "1", "--no-server", "--quiet"]
+SMOKE = [
+    "--scale",
+    "0.00005",
+    "--events",
+    "2000",
+    "--spans",
+    "200",
+    "--repeats",
+    "1",
+    "--no-server",
+    "--quiet",
+]
 
 
 class BenchSmokeTest(TestCase):
