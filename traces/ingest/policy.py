@@ -23,6 +23,8 @@ def storable_text(value):
     """PostgreSQL stores neither NUL characters nor lone surrogates; replace them instead of failing."""
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
+    if value.isascii():  # most text: no surrogate possible, no encoding to try
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
