@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from traces.models import Event
 
 from .fold import Fold
-from .policy import make_storable
+from .policy import storable_event
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
@@ -26,7 +26,7 @@ def validate(index, raw):
     """A ValidEvent, or the rejection of this one event."""
     if not isinstance(raw, dict):
         return rejection(index, None, "event", "must be an object")
-    raw = make_storable(raw)
+    raw = storable_event(raw)
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     try:
         envelope = Envelope.model_validate(raw)
