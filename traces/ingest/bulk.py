@@ -40,7 +40,8 @@ def insert(model, objs):
     for obj, value in zip(objs, allocate_ids(model, len(objs)), strict=True):
         setattr(obj, pk.attname, value)
     fields = model._meta.concrete_fields
-    copy(model._meta.db_table, fields, [[get(obj) for get in getters(fields, adding=True)] for obj in objs])
+    read = getters(fields, adding=True)
+    copy(model._meta.db_table, fields, [[get(obj) for get in read] for obj in objs])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -92,7 +93,8 @@ def update(model, objs, names):
     pk = model._meta.pk
     fields = [pk, *(model._meta.get_field(name) for name in names)]
     staging = stage(model)
-    copy(staging, fields, [[get(obj) for get in getters(fields, adding=False)] for obj in objs], staged=True)
+    read = getters(fields, adding=False)
+    copy(staging, fields, [[get(obj) for get in read] for obj in objs], staged=True)
     assignments = ", ".join(f"{f.column} = s.{f.column}" for f in fields[1:])
     with connection.cursor() as cursor:
         cursor.execute(
