@@ -50,10 +50,14 @@ def export_figure(facts, *, reviews, server):
         if response.status != 200:
             return not_measured(name, TARGET, f"{PATH} answered {response.status}")
         samples, size, lines = [], 0, 0
-        while chunk := response.read(CHUNK):
-            size += len(chunk)
-            lines += chunk.count(b"\n")
-            samples.append(server.resident_kib())
+        try:
+            while chunk := response.read(CHUNK):
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                samples.append(server.resident_kib())
+        except (http.client.HTTPException, OSError) as exc:
+            reason = f"the stream broke after {size:,} bytes ({type(exc).__name__}): a worker timeout?"
+            return not_measured(name, TARGET, reason)
         if len(samples) < 10:
             return not_measured(name, TARGET, f"the export was too short to tell ({size:,} bytes)")
         grew, early, late = growth(samples)
