@@ -61,10 +61,8 @@ BENCH_SCALE ?= 0.001
 bench: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-bench} DATABASE_URL=$${DATABASE_URL:-sqlite:///bench.sqlite3} \
 		$(BIN)/python -m tests.bench --scale $(BENCH_SCALE) $(BENCH_ARGS)
+	@# Then the micro-benchmarks (DAG layout and drawing), which need no data set.
+	@for file in tests/bench/bench_*.py; do SECRET_KEY=bench $(BIN)/python -m tests.bench.$$(basename $$file .py); done
 
 clean:
 	rm -rf $(VENV) staticfiles test-output
-
-# Benchmarks print their figures (median timings); they are not timed tests.
-bench: $(STAMP)
-	@for file in tests/bench/bench_*.py; do SECRET_KEY=bench $(BIN)/python -m tests.bench.$$(basename $$file .py); done

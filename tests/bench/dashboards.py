@@ -16,7 +16,6 @@ def dashboard_figures(facts, repeats):
     try:
         from metrics.dashboards import default_dashboard, rule
         from metrics.engine import evaluate
-
         from metrics.models import Aggregation, DashboardCard, Kind, Source, TimeRange
     except ImportError:
         reason = "dashboards are not on this branch yet"
