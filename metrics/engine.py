@@ -132,6 +132,13 @@ def _match(spec, rule, name):
     return aliases, Case(When(matched, then=Value(1)), default=Value(0))
 
 
+def _is_plain_equality(spec, rule):
+    column = spec.column(rule["property"])
+    return (
+        rule["operator"] == "eq" and column is not None and not column.numeric and "__" not in column.lookup
+    )
+
+
 def _all_match(queryset, spec, rules, prefix):
     """Alias every rule on the queryset; returns it and a Q that holds when all rules match."""
     matched = Q()
@@ -149,7 +156,13 @@ def _base_rows(card, workspace, start, end, bucket_expr):
     rows = spec.queryset(workspace).filter(**{f"{time}__gte": start, f"{time}__lt": end})
     if card.source == Source.EVENTS and card.event_name:
         rows = rows.filter(name=card.event_name)
-    rows, wanted = _all_match(rows, spec, card.filters or [], "f")
+    filters = card.filters or []
+    # An "is" filter on a plain text column becomes a bare `column = value`, which an index can
+    # serve (the CASE form of _match cannot); both treat NULL as not matching.
+    plain = [rule for rule in filters if _is_plain_equality(spec, rule)]
+    for rule in plain:
+        rows = rows.filter(**{spec.column(rule["property"]).lookup: rule.get("value", "")})
+    rows, wanted = _all_match(rows, spec, [rule for rule in filters if rule not in plain], "f")
     rows = rows.filter(wanted)
     rows, in_condition = _all_match(rows, spec, card.condition or [], "c")
 

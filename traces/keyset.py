@@ -50,7 +50,11 @@ class Keyset:
         value, pk = self.decode(cursor)
         later = forward != self.descending
         op = "gt" if later else "lt"
-        return Q(**{f"{self.field}__{op}": value}) | Q(**{self.field: value, f"pk__{op}": pk})
+        # The leading `field >= value` (or <=) is implied by the OR below, but spelled out it bounds
+        # the index range scan: without it PostgreSQL filters every row from the start of the index
+        # (a page 60 days back read 48 ms instead of 0.6 ms).
+        bound = Q(**{f"{self.field}__{op}e": value})
+        return bound & (Q(**{f"{self.field}__{op}": value}) | Q(**{self.field: value, f"pk__{op}": pk}))
 
     def ordering(self, forward=True):
         sign = "-" if self.descending == forward else ""
