@@ -10,10 +10,10 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from traces.ingest.pricing import PriceBook
+from traces.keyset import past
 from traces.models import ModelCall
 from traces.rollups import refresh_costs
 
@@ -60,9 +60,7 @@ def step(job_id, workspace, batch=BATCH):
             return job
         calls = calls_in_period(job)
         if job.cursor_at is not None:
-            calls = calls.filter(
-                Q(created_at__gt=job.cursor_at) | Q(created_at=job.cursor_at, id__gt=job.cursor_id)
-            )
+            calls = calls.filter(past("created_at", job.cursor_at, job.cursor_id, later=True))
         rows = list(
             calls.order_by("created_at", "id").only(
                 "id",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
-from .keyset import EPOCH, MICROSECOND, encode
+from .keyset import EPOCH, MICROSECOND, encode, past
 from .models import Review, ReviewStatus
 
 PAGE_SIZE = 50
@@ -108,9 +108,7 @@ def after(queryset, sort, cursor):
             | Q(priority_rank=rank, created_at=created, id__gt=pk)
         )
     created, pk = cursor
-    if sort == "newest":
-        return queryset.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
-    return queryset.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=pk))
+    return queryset.filter(past("created_at", created, pk, later=sort != "newest"))
 
 
 def page_of(queryset, sort="priority", cursor=None, size=None):

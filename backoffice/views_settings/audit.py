@@ -1,4 +1,3 @@
-from django.db.models import Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -6,6 +5,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from backoffice.access import workspace_view
 from backoffice.models import AuditEntry, Role
+from traces.keyset import past
 
 from .forms import AuditPageForm
 
@@ -35,7 +35,7 @@ def audit_list(request):
     entries = AuditEntry.objects.filter(workspace=request.workspace).select_related("actor")
     if form.cleaned_data["after"]:
         when, pk = form.cleaned_data["after"]
-        entries = entries.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=pk))
+        entries = entries.filter(past("created_at", when, pk, later=False))
     rows = list(entries.order_by("-created_at", "-id")[: PAGE + 1])
     page, more = rows[:PAGE], len(rows) > PAGE
     for entry in page:

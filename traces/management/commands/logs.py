@@ -7,6 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max, Q
 
+from traces.keyset import past
 from traces.models import Event, Run, RunStatus, Session
 
 PAGE = 500
@@ -99,7 +100,7 @@ class Command(BaseCommand):
         while page:
             self.write(page)
             last = page[-1]
-            after = Q(timestamp__gt=last.timestamp) | Q(timestamp=last.timestamp, id__gt=last.id)
+            after = past("timestamp", last.timestamp, last.id, later=True)
             page = list(events.filter(after).order_by("timestamp", "id")[:PAGE]) if len(page) == PAGE else []
 
     def follow(self, events, last_id, finished, interval):
