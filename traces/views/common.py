@@ -2,6 +2,8 @@
 
 from django.shortcuts import render
 
+from traces.models import Agent
+
 # Rows per keyset page of the lists.
 PAGE_SIZE = 50
 
@@ -20,6 +22,19 @@ def render_region(request, template, context, regions):
     """The full page, or the partial of `template` that the HTMX target names (regions: target -> partial)."""
     partial = regions.get(fragment_target(request))
     return render(request, f"{template}#{partial}" if partial else template, context)
+
+
+def agent_filtered(request, form_class, model, time_field):
+    """A list's filter form, bound to the query and the workspace's agents, and the workspace's rows in
+    its time range and of its agent; (form, None) when the query is bad."""
+    agents = list(Agent.objects.filter(workspace=request.workspace).only("agent_id", "name"))
+    form = form_class(request.GET, agents)
+    if not form.is_valid():
+        return form, None
+    rows = model.objects.filter(workspace=request.workspace, **form.time_range(time_field))
+    if form.cleaned_data["agent"]:
+        rows = rows.filter(agent__in=[a.pk for a in agents if a.agent_id == form.cleaned_data["agent"]])
+    return form, rows
 
 
 def bad_query(request, form):

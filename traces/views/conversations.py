@@ -11,10 +11,18 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice.access import workspace_view
 from traces.forms import SessionFilterForm, TurnsForm
 from traces.keyset import Keyset, encode
-from traces.models import Agent, ChatMessage, Run, RunStatus, Session
+from traces.models import ChatMessage, Run, RunStatus, Session
 from traces.task_tree import tree_page
 
-from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, query_url, render_region
+from .common import (
+    PAGE_SIZE,
+    agent_filtered,
+    bad_query,
+    fragment_target,
+    pager_urls,
+    query_url,
+    render_region,
+)
 
 SESSIONS = Keyset("last_activity_at")
 TURNS = Keyset("sequence", is_time=False)
@@ -77,14 +85,10 @@ def search_page(sessions, text, after):
 @vary_on_headers("HX-Request")
 @workspace_view()
 def session_list(request):
-    agents = list(Agent.objects.filter(workspace=request.workspace).only("agent_id", "name"))
-    form = SessionFilterForm(request.GET, agents)
-    if not form.is_valid():
+    form, sessions = agent_filtered(request, SessionFilterForm, Session, "last_activity_at")
+    if sessions is None:
         return bad_query(request, form)
     data = form.cleaned_data
-    sessions = Session.objects.filter(workspace=request.workspace, **form.time_range("last_activity_at"))
-    if data["agent"]:
-        sessions = sessions.filter(agent__in=[a.pk for a in agents if a.agent_id == data["agent"]])
     if data["user"]:
         sessions = sessions.filter(user_id=data["user"])
     if data["error"]:

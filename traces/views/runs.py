@@ -19,10 +19,19 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice.access import workspace_view
 from traces.forms import EventFilterForm, RunFilterForm, TaskPageForm
 from traces.keyset import Keyset
-from traces.models import Agent, ChatMessage, Event, Run, RunStatus
+from traces.models import ChatMessage, Event, Run, RunStatus
 from traces.task_tree import tree_page
 
-from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, query_url, render_region, show_all
+from .common import (
+    PAGE_SIZE,
+    agent_filtered,
+    bad_query,
+    fragment_target,
+    pager_urls,
+    query_url,
+    render_region,
+    show_all,
+)
 
 RUNS = Keyset("started_at")
 EVENTS = Keyset("timestamp", descending=False)
@@ -106,14 +115,10 @@ def render_run_tab(request, run, tab, template, context=None, regions=None):
 @vary_on_headers("HX-Request")
 @workspace_view()
 def run_list(request):
-    agents = list(Agent.objects.filter(workspace=request.workspace).only("agent_id", "name"))
-    form = RunFilterForm(request.GET, agents)
-    if not form.is_valid():
+    form, runs = agent_filtered(request, RunFilterForm, Run, "started_at")
+    if runs is None:
         return bad_query(request, form)
     data = form.cleaned_data
-    runs = Run.objects.filter(workspace=request.workspace, **form.time_range("started_at"))
-    if data["agent"]:
-        runs = runs.filter(agent__in=[a.pk for a in agents if a.agent_id == data["agent"]])
     if data["workflow"]:
         runs = runs.filter(workflow=data["workflow"])
     if data["status"]:
