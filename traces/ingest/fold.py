@@ -9,7 +9,9 @@ the same rows whatever the order:
   `step.failed`), the state from the latest checkpoint;
 - links to rows that may arrive later (a task's parent, a model call's task) are kept as external
   ids and resolved in SQL at the end of every batch;
-- sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched.
+- sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched;
+- the daily roll-ups (trace_rollups) lose what the batch's runs, their tasks and model calls added
+  before the fold writes, and get it back as they stand after: one statement each.
 
 A batch is a handful of queries whatever its size: one read per kind of row, bulk writes, and a
 few set-based updates.
@@ -40,6 +42,7 @@ from traces.models import (
     TaskType,
 )
 from traces.rollups import refresh_sessions
+from traces.trace_rollups import Scope, add, subtract
 
 from . import bulk, policy
 from .pricing import PriceBook
@@ -176,6 +179,9 @@ class Fold:
 
     def apply(self):
         self.load_runs()
+        # Every row the batch can change belongs to one of its runs: a run started earlier is
+        # loaded here, and nothing has been written yet.
+        subtract(Scope.of(runs=[r.pk for r in self.runs.values()]))
         self.fold_agents()
         self.apply_policy()
         self.fold_sessions()
@@ -189,6 +195,7 @@ class Fold:
             if handler:
                 handler(self, self.of_type(event_type))
         self.finish_runs()
+        add(Scope.of(runs=[r.pk for r in self.runs.values()]))
         self.finish_sessions()
 
     def load_runs(self):
