@@ -15,9 +15,12 @@ only changes which rows the scope holds at each step. The two statements must ru
 transaction, under the workspace's ingest lock (traces.ingest.lock_workspace): two writers bracketing
 the same rows at once would each subtract the other's state.
 
-Scopes:
+Scopes (see Scope):
 - `runs`: those runs with all their tasks and model calls (a run's agent and workflow are dimensions
-  of its tasks and calls): the ingest fold, the cost recompute, the admin;
+  of its tasks and calls): the cost recompute, the admin, `purge` when it deletes runs, and the
+  ingest fold for the runs whose run.start is in the batch (it sets the agent and the workflow);
+- `run_rows`, `task_keys`, `call_keys`: the other runs of a batch, and only their tasks and model
+  calls named by its events, so a batch costs what it holds, not what its runs hold;
 - `tasks`, `calls`: those rows only: `purge`, which deletes children before their runs.
 
 `rebuild()` recomputes the table from the raw rows (the backfill migration, the benchmark data set);
@@ -148,21 +151,27 @@ SOURCES = {
 
 @dataclass(frozen=True)
 class Scope:
-    """The rows a writer may change: runs (with their tasks and model calls), tasks, model calls (pks)."""
+    """The rows a writer may change. A row may be named more than once: it counts once.
+
+    - runs: run pks, with all their tasks and model calls;
+    - run_rows: run pks, their own row only;
+    - tasks, calls: task and model-call pks;
+    - task_keys: (run pk, step_id) pairs; call_keys: (run pk, call_id) pairs.
+    """
 
     runs: tuple = ()
+    run_rows: tuple = ()
     tasks: tuple = ()
     calls: tuple = ()
+    task_keys: tuple = ()
+    call_keys: tuple = ()
 
     @classmethod
-    def of(cls, runs=(), tasks=(), calls=()):
-        """A scope names each row once: runs, or tasks and calls (of runs not named)."""
-        if runs and (tasks or calls):
-            raise ValueError("a scope of runs already holds their tasks and model calls")
-        return cls(tuple(sorted(set(runs))), tuple(sorted(set(tasks))), tuple(sorted(set(calls))))
+    def of(cls, **parts):
+        return cls(**{name: tuple(sorted(set(values))) for name, values in parts.items()})
 
     def __bool__(self):
-        return bool(self.runs or self.tasks or self.calls)
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
 
 
 def _in(column, ids, vendor):
@@ -172,19 +181,52 @@ def _in(column, ids, vendor):
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]  # noqa: S608
 
 
+def _pair_in(run_column, key_column, pairs, vendor):
+    """(run_column, key_column) is one of the (run pk, text) `pairs`: served by the unique index."""
+    if vendor == "postgresql":
+        runs, keys = zip(*pairs, strict=True)
+        sql = f"({run_column}, {key_column}) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"  # noqa: S608
+        return sql, [list(runs), list(keys)]
+    sql = (
+        f"({run_column}, {key_column}) IN "  # noqa: S608
+        "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s))"
+    )
+    return sql, [json.dumps([list(pair) for pair in pairs])]
+
+
 def _selects(scope, sign, vendor):
-    """(SELECT, params) per source for the rows of the scope."""
+    """(SELECT, params) per source for the rows of the scope: one SELECT per source, so that no key
+    comes twice out of one upsert (PostgreSQL refuses to update a row twice in one statement).
+
+    A source named in several ways picks its rows by `id IN (one subquery per way, UNION ALL)`: a
+    row named twice is still picked once, and each way keeps its own index (an OR of them would
+    not: PostgreSQL scans the whole table for `a = ANY(…) OR (a, b) IN (SELECT …)`)."""
+    ways = {
+        "runs": [(_in, ("id", sorted(set(scope.runs + scope.run_rows))))],
+        "tasks": [
+            (_in, ("run_id", scope.runs)),
+            (_in, ("id", scope.tasks)),
+            (_pair_in, ("run_id", "step_id", scope.task_keys)),
+        ],
+        "model_calls": [
+            (_in, ("run_id", scope.runs)),
+            (_in, ("id", scope.calls)),
+            (_pair_in, ("run_id", "call_id", scope.call_keys)),
+        ],
+    }
     parts = []
-    for source, own, of_run in (
-        ("runs", (), "r.id"),
-        ("tasks", scope.tasks, "t.run_id"),
-        ("model_calls", scope.calls, "m.run_id"),
-    ):
-        alias = SOURCES[source].alias
-        for column, ids in ((of_run, scope.runs), (f"{alias}.id", own)):
-            if ids:
-                where, params = _in(column, ids, vendor)
-                parts.append((SOURCES[source].select(sign, where, vendor), params))
+    for key, options in ways.items():
+        source = SOURCES[key]
+        table = source.rows.split()[0]
+        picks, params = [], []
+        for build, (*columns, values) in options:
+            if values:
+                where, more = build(*columns, values, vendor)
+                picks.append(f"SELECT id FROM {table} WHERE {where}")  # noqa: S608 - constants
+                params += more
+        if picks:
+            where = f"{source.alias}.id IN ({' UNION ALL '.join(picks)})"
+            parts.append((source.select(sign, where, vendor), params))
     return parts
 
 

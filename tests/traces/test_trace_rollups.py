@@ -82,9 +82,22 @@ class RebuildTests(TestCase):
             ingest_batch(self.workspace, [event("track", {"name": "signup"})])
         self.assertFalse([q for q in queries.captured_queries if "trace_rollups" in q["sql"]])
 
-    def test_a_scope_names_each_row_once(self):
-        with self.assertRaises(ValueError):
-            trace_rollups.Scope.of(runs=[1], tasks=[2])
+    def test_a_row_named_twice_in_a_scope_counts_once(self):
+        run = Run.objects.get(run_id="r-2")
+        tasks = list(run.tasks.values_list("pk", "step_id"))
+        calls = list(ModelCall.objects.filter(run=run).values_list("pk", "call_id"))
+        trace_rollups.subtract(
+            trace_rollups.Scope.of(
+                runs=[run.pk],
+                run_rows=[run.pk],
+                tasks=[pk for pk, _ in tasks],
+                task_keys=[(run.pk, step) for _, step in tasks],
+                calls=[pk for pk, _ in calls],
+                call_keys=[(run.pk, call) for _, call in calls],
+            )
+        )
+        trace_rollups.add(trace_rollups.Scope.of(runs=[run.pk]))
+        self.assertEqual(trace_rollups.differences(self.workspace), [])
 
 
 class CostRecomputeTests(TestCase):
