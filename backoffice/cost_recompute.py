@@ -2,7 +2,8 @@
 
 A step is one short transaction: it locks the job row (two pollers never handle the same calls),
 prices up to BATCH calls after the job's cursor, writes the ones that changed, refreshes the task,
-run and session roll-ups they feed, and moves the cursor. The settings page runs a step per poll;
+run and session roll-ups they feed (and the daily trace roll-ups, under the workspace's ingest lock
+like any writer of them), and moves the cursor. The settings page runs a step per poll;
 closing the page pauses the job and opening it again resumes it.
 """
 
@@ -12,10 +13,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from traces.ingest import lock_workspace
 from traces.ingest.pricing import PriceBook
 from traces.keyset import past
 from traces.models import ModelCall
 from traces.rollups import refresh_costs
+from traces.trace_rollups import Bracket, Scope
 
 from .models import CostRecomputeJob, JobStatus
 
@@ -88,8 +91,15 @@ def step(job_id, workspace, batch=BATCH):
             if new != (call.input_cost, call.output_cost, call.cost):
                 call.input_cost, call.output_cost, call.cost = new
                 changed.append(call)
-        ModelCall.objects.bulk_update(changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH)
-        refresh_costs({call.run_id for call in changed})
+        if changed:
+            # The ingest lock from here to the commit: the roll-up delta must not interleave with a fold.
+            lock_workspace(workspace)
+            runs = {call.run_id for call in changed}
+            with Bracket(Scope.of(runs=runs)):
+                ModelCall.objects.bulk_update(
+                    changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH
+                )
+                refresh_costs(runs)
         job.done += len(rows)
         job.changed += len(changed)
         if rows:

@@ -9,7 +9,9 @@ What goes, for a cutoff of now − retention days:
 Each batch is its own short transaction that deletes at most `batch` rows of one table, children
 before parents, so no table is locked for long and an interrupted purge leaves consistent data:
 running it again picks up where it stopped. The conversations that lose runs or messages get their
-roll-ups recomputed in the same transaction as the batch.
+roll-ups recomputed in the same transaction as the batch, and the daily trace roll-ups lose what
+the deleted runs, tasks and model calls added (under the workspace's ingest lock, like every writer
+of them); at the end the roll-up rows left at zero are pruned.
 """
 
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics.models import TrackedEvent
+from traces import trace_rollups
+from traces.ingest import lock_workspace
 from traces.ingest.fold import renumber
 from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task
 from traces.rollups import refresh_sessions
@@ -39,6 +43,9 @@ class Step:
     rows: object
     # Deleting runs or messages changes their conversation's roll-ups (and message places).
     touches_sessions: bool = False
+    # What the deleted rows add to the daily trace roll-ups: "runs" (with whatever tasks and model
+    # calls they still have: the delete cascades to them), "tasks" or "calls".
+    rollups: str = ""
 
 
 @dataclass
@@ -58,12 +65,12 @@ class Purge:
         ws, cutoff = self.workspace, self.cutoff
         runs = old_runs(ws, cutoff)
         return [
-            Step("model calls", ModelCall.objects.filter(run__in=runs)),
+            Step("model calls", ModelCall.objects.filter(run__in=runs), rollups="calls"),
             Step("events", Event.objects.filter(run__in=runs)),
             Step("events", Event.objects.filter(workspace=ws, run__isnull=True, timestamp__lt=cutoff)),
-            Step("tasks", Task.objects.filter(run__in=runs)),
+            Step("tasks", Task.objects.filter(run__in=runs), rollups="tasks"),
             Step("reviews", Review.objects.filter(run__in=runs)),
-            Step("runs", runs, touches_sessions=True),
+            Step("runs", runs, touches_sessions=True, rollups="runs"),
             Step("messages", ChatMessage.objects.filter(workspace=ws, created_at__lt=cutoff), True),
             Step("business events", TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff)),
             Step(
@@ -92,10 +99,15 @@ class Purge:
                 self.removed[step.name] += count
                 if progress:
                     progress(step.name, count)
+        with transaction.atomic():
+            lock_workspace(self.workspace)
+            trace_rollups.prune(self.workspace)
         return self.removed
 
     def delete_batch(self, step):
         with transaction.atomic():
+            if step.rollups:
+                lock_workspace(self.workspace)
             pks = list(step.rows.order_by().values_list("pk", flat=True)[: self.batch])
             if not pks:
                 return 0
@@ -103,6 +115,8 @@ class Purge:
             sessions = set()
             if step.touches_sessions:
                 sessions = set(batch.filter(session__isnull=False).values_list("session", flat=True))
+            if step.rollups:
+                trace_rollups.subtract(trace_rollups.Scope.of(**{step.rollups: pks}))
             batch.delete()
             if sessions:
                 renumber("chat_messages", "session_id", "created_at", "event_id", sessions)

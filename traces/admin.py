@@ -1,5 +1,10 @@
 from django.contrib import admin
+from django.db import transaction
 
+from backoffice.models import Workspace
+
+from . import trace_rollups
+from .ingest import lock_workspace
 from .models import (
     Agent,
     ChatMessage,
@@ -15,8 +20,63 @@ from .models import (
 )
 
 
+class KeepsTraceRollups:
+    """Changes made here keep the daily trace roll-ups current, as the ingest fold does: under the
+    workspace's ingest lock, the runs the change may move lose what they add before it and get it back
+    after (traces/trace_rollups.py)."""
+
+    def rollup_runs(self, objs):
+        """Keys of the runs whose rows (or whose tasks' and model calls' rows) these objects move."""
+        raise NotImplementedError
+
+    def keeping_rollups(self, objs, write):
+        with transaction.atomic():
+            for workspace in sorted({obj.workspace_id for obj in objs}):
+                lock_workspace(Workspace(pk=workspace))
+            runs = self.rollup_runs(objs)
+            trace_rollups.subtract(trace_rollups.Scope.of(runs=runs))
+            write()
+            # A run added here has no rows before; a run moved to another is in both.
+            trace_rollups.add(trace_rollups.Scope.of(runs=runs | self.rollup_runs(objs)))
+
+    def save_model(self, request, obj, form, change):
+        self.keeping_rollups(
+            [obj], lambda: super(KeepsTraceRollups, self).save_model(request, obj, form, change)
+        )
+
+    def delete_model(self, request, obj):
+        self.keeping_rollups([obj], lambda: super(KeepsTraceRollups, self).delete_model(request, obj))
+
+    def delete_queryset(self, request, queryset):
+        self.keeping_rollups(
+            list(queryset), lambda: super(KeepsTraceRollups, self).delete_queryset(request, queryset)
+        )
+
+
+class OwnRuns(KeepsTraceRollups):
+    def rollup_runs(self, objs):
+        return {obj.pk for obj in objs if obj.pk}
+
+
+class RunRows(KeepsTraceRollups):
+    """Tasks and model calls: the run they belong to now, and the one they belonged to when stored."""
+
+    def rollup_runs(self, objs):
+        stored = self.model.objects.filter(pk__in=[obj.pk for obj in objs if obj.pk]).values_list(
+            "run", flat=True
+        )
+        return {obj.run_id for obj in objs if obj.run_id} | set(stored)
+
+
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(KeepsTraceRollups, admin.ModelAdmin):
+    """Deleting an agent leaves its runs without one."""
+
+    def rollup_runs(self, objs):
+        return set(
+            Run.objects.filter(agent__in=[obj.pk for obj in objs if obj.pk]).values_list("pk", flat=True)
+        )
+
     list_display = ["name", "agent_id", "workspace", "mode", "max_input_chars", "max_output_chars"]
     list_filter = ["workspace", "mode"]
     search_fields = ["name", "agent_id"]
@@ -40,7 +100,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(OwnRuns, admin.ModelAdmin):
     list_display = [
         "run_id",
         "workspace",
@@ -59,7 +119,7 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(RunRows, admin.ModelAdmin):
     list_display = ["step_id", "name", "type", "status", "run", "sequence", "duration_ms"]
     list_filter = ["type", "status"]
     search_fields = ["step_id", "name", "run__run_id"]
@@ -69,7 +129,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelCall)
-class ModelCallAdmin(admin.ModelAdmin):
+class ModelCallAdmin(RunRows, admin.ModelAdmin):
     list_display = [
         "call_id",
         "model",

@@ -276,6 +276,82 @@ class ModelCall(models.Model):
         return f"{self.model} ({self.call_id})"
 
 
+class TraceRollup(models.Model):
+    """Daily totals of runs, tasks and model calls, for dashboard cards over long periods.
+
+    One row per workspace, source, UTC day of the row's time (runs.started_at, tasks.started_at,
+    model_call_stats.created_at; rows without a time are left out, as a time range never matches
+    them) and combination of the source's dimensions. A dimension a source does not have holds ''.
+    Each numeric property has its exact sum, and the nullable ones their count of non-null values
+    (the others are never null: their count is `n`), so counts, sums, averages and rates of any
+    filter on the dimensions add up from these rows. traces/rollup_spec.py tells readers which.
+
+    Every writer of runs, tasks and model calls keeps it current in the transaction of its write
+    (traces/trace_rollups.py): it subtracts the contribution of the rows it may change before
+    writing and adds theirs after, so it stays right whatever the order of batches. A row whose
+    `n` has come down to 0 is left in place, for the next row of the same key, until `purge`
+    prunes it: readers treat it as absent.
+    """
+
+    # No index of its own: the unique key starts with the workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.CharField(max_length=16)  # "runs", "tasks" or "model_calls"
+    day = models.DateField()
+    # The run's agent (its primary key, 0 for none), not its name: readers join agents, so a renamed
+    # agent shows its new name. Not a foreign key: a nullable column cannot be part of the upsert's
+    # unique key (NULLs never conflict).
+    agent_pk = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, blank=True)
+    type = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    workflow = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    finish_reason = models.CharField(max_length=64, blank=True)
+    # Rows summed up. Signed columns, no CHECK: a delta is applied as one upsert.
+    n = models.BigIntegerField(default=0)
+    duration_ms_sum = models.BigIntegerField(default=0)
+    duration_ms_count = models.BigIntegerField(default=0)
+    total_tokens_sum = models.BigIntegerField(default=0)
+    prompt_tokens_sum = models.BigIntegerField(default=0)
+    completion_tokens_sum = models.BigIntegerField(default=0)
+    cached_tokens_sum = models.BigIntegerField(default=0)
+    model_calls_sum = models.BigIntegerField(default=0)
+    attempt_sum = models.BigIntegerField(default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+    latency_ms_count = models.BigIntegerField(default=0)
+    ttft_ms_sum = models.BigIntegerField(default=0)
+    ttft_ms_count = models.BigIntegerField(default=0)
+    cost_sum = models.DecimalField(max_digits=30, decimal_places=10, default=0)
+
+    class Meta:
+        db_table = "trace_rollups"
+        constraints = [
+            # The key the maintenance upserts on; its prefix (workspace, source, day) serves the
+            # dashboard cards read from here: "Tool failure rate", "LLM error rate", "Runs per day",
+            # "Tokens/Cost per day by model" over a period are a range of days of one source.
+            models.UniqueConstraint(
+                fields=[
+                    "workspace",
+                    "source",
+                    "day",
+                    "agent_pk",
+                    "status",
+                    "type",
+                    "name",
+                    "workflow",
+                    "model",
+                    "provider",
+                    "finish_reason",
+                ],
+                name="trace_rollup_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.day} ×{self.n}"
+
+
 class ChatRole(models.TextChoices):
     USER = "user"
     ASSISTANT = "assistant"

@@ -10,7 +10,8 @@ from backoffice.retention import Purge
 from metrics.models import TrackedEvent
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
-from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task
+from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task, TraceRollup
+from traces.trace_rollups import differences
 
 OLD, RECENT = 60, 1  # days ago; the workspace keeps 30
 
@@ -99,6 +100,12 @@ class PurgeTests(TestCase):
         self.assertEqual((mixed.run_count, mixed.message_count, mixed.total_tokens), (1, 1, 100))
         self.assertEqual(mixed.last_user_text, "hi new-1")
         self.assertEqual(ChatMessage.objects.get(workspace=self.workspace).sequence, 1)
+        # The daily trace roll-ups lost what went, and the keys left at zero were pruned.
+        self.assertEqual(differences(self.workspace), [])
+        runs = TraceRollup.objects.filter(workspace=self.workspace, source="runs")
+        self.assertEqual(list(runs.values_list("n", flat=True)), [1])
+        self.assertFalse(TraceRollup.objects.filter(n=0).exists())
+        self.assertEqual(differences(self.forever), [])
         # A workspace without retention keeps everything.
         self.assertEqual(Run.objects.filter(workspace=self.forever).count(), 1)
         self.assertEqual(Session.objects.get(session_id="kept").run_count, 1)
@@ -144,6 +151,7 @@ class PurgeTests(TestCase):
         self.assertIn("run purge again", str(caught.exception))
         self.assertEqual(Run.objects.filter(workspace=self.workspace).count(), 4)
         self.assertFalse(ModelCall.objects.filter(run__run_id__startswith="old").exists())
+        self.assertEqual(differences(self.workspace), [])
         self.purge()
         self.assert_only_recent_data_is_left()
 

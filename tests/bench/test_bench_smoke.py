@@ -4,8 +4,10 @@ import io
 
 from django.test import TestCase
 
+from backoffice.models import Workspace
 from tests.bench.__main__ import parse, run
 from tests.bench.dataset import FULL
+from traces.trace_rollups import differences
 
 SMOKE = [
     "--scale",
@@ -32,6 +34,10 @@ class BenchSmokeTest(TestCase):
         self.assertIn("Data set: scale 5e-05", self.text)
         for kind in FULL:
             self.assertRegex(self.text, rf"[1-9][\d,]* {kind}")
+
+    def test_the_daily_rollups_hold_the_data_set_and_what_was_ingested(self):
+        for workspace in Workspace.objects.all():
+            self.assertEqual(differences(workspace), [], workspace.slug)
 
     def test_it_prints_one_table_with_every_figure(self):
         self.assertIn("| Figure", self.text)

@@ -7,7 +7,8 @@ from hypothesis.extra.django import TestCase
 from tests.events import workflow_run
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
-from traces.models import ChatMessage, Event, ModelCall, Run, Session, Task
+from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Task
+from traces.trace_rollups import current_rows, differences
 
 EVENTS = workflow_run("r-order", session_id="s-order", steps=3) + workflow_run(
     "r-order-2", session_id="s-order", steps=1, fail=True, start=10
@@ -40,6 +41,12 @@ def snapshot(workspace):
         "events": sorted(
             Event.objects.filter(workspace=workspace).values_list("event_id", "type", "timestamp")
         ),
+        # The daily roll-ups, with the agent by its id (keys differ between workspaces).
+        "rollups": sorted(
+            ((*key[1:3], agent_ids.get(key[3], ""), *key[4:]), measures)
+            for agent_ids in [dict(Agent.objects.filter(workspace=workspace).values_list("pk", "agent_id"))]
+            for key, measures in current_rows(workspace).items()
+        ),
     }
 
 
@@ -51,13 +58,24 @@ def ingest_in_batches(events, cuts):
     return workspace
 
 
-class OrderPropertyTest(TestCase):
+class RollupsAreCurrent:
+    def assert_rollups_current(self, workspace):
+        """The roll-ups kept batch by batch are the ones a rebuild from the final rows gives."""
+        self.assertEqual(differences(workspace), [])
+
+
+class OrderPropertyTest(RollupsAreCurrent, TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.expected = snapshot(ingest_in_batches(EVENTS, []))
 
     def test_the_reference_run_is_complete(self):
         self.assertEqual(len(self.expected["runs"]), 2)
+        # Runs: one completed, one failed; tasks and model calls: a few keys each.
+        sources = [key[0] for key, _ in self.expected["rollups"]]
+        self.assertEqual(sources.count("runs"), 2)
+        self.assertGreater(sources.count("tasks"), 3)
+        self.assertEqual(sum(m[0] for k, m in self.expected["rollups"] if k[0] == "model_calls"), 4)
         self.assertEqual(len(self.expected["tasks"]), 3 * 2 + 2 + 1 * 2 + 2)
         self.assertEqual([r["status"] for r in self.expected["runs"]], ["completed", "failed"])
 
@@ -67,7 +85,9 @@ class OrderPropertyTest(TestCase):
         cuts=st.lists(st.integers(min_value=1, max_value=len(EVENTS) - 1), max_size=6),
     )
     def test_any_order_and_any_split_gives_the_same_rows(self, order, cuts):
-        self.assertEqual(snapshot(ingest_in_batches(order, cuts)), self.expected)
+        workspace = ingest_in_batches(order, cuts)
+        self.assertEqual(snapshot(workspace), self.expected)
+        self.assert_rollups_current(workspace)
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(order=st.permutations(EVENTS), repeat=st.lists(st.integers(0, len(EVENTS) - 1), max_size=8))
@@ -75,3 +95,30 @@ class OrderPropertyTest(TestCase):
         workspace = ingest_in_batches(order, [len(order) // 2])
         ingest_batch(workspace, [order[i] for i in repeat])
         self.assertEqual(snapshot(workspace), self.expected)
+        self.assert_rollups_current(workspace)
+
+
+# A run that starts just before midnight UTC: its tasks and model calls fall on two days, and a
+# task's day follows its start time, which a late opener can still move.
+MIDNIGHT = workflow_run("r-midnight", session_id="s-midnight", steps=2, start=15 * 3600 - 0.3)
+
+
+class RollupOrderPropertyTest(RollupsAreCurrent, TestCase):
+    def test_the_run_spans_two_days(self):
+        workspace = ingest_in_batches(MIDNIGHT, [])
+        days = {key[2] for key in current_rows(workspace)}
+        self.assertEqual(days, {"2026-11-20", "2026-11-21"})
+        self.assert_rollups_current(workspace)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        order=st.permutations(MIDNIGHT),
+        cuts=st.lists(st.integers(min_value=1, max_value=len(MIDNIGHT) - 1), max_size=6),
+        repeat=st.lists(st.integers(0, len(MIDNIGHT) - 1), max_size=4),
+    )
+    def test_split_and_resent_batches_leave_the_rollups_of_the_final_rows(self, order, cuts, repeat):
+        workspace = ingest_in_batches(order, cuts)
+        ingest_batch(workspace, [order[i] for i in repeat])
+        # The same events under new ids: folded again, a model call's retry kept once.
+        ingest_batch(workspace, [{**order[i], "id": f"{order[i]['id']}-again"} for i in repeat])
+        self.assert_rollups_current(workspace)

@@ -9,7 +9,9 @@ the same rows whatever the order:
   `step.failed`), the state from the latest checkpoint;
 - links to rows that may arrive later (a task's parent, a model call's task) are kept as external
   ids and resolved in SQL at the end of every batch;
-- sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched.
+- sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched;
+- the daily roll-ups (trace_rollups) lose what the rows the batch may change added before the fold
+  writes, and get it back as they stand after: one statement each (see rollup_scope).
 
 A batch is a handful of queries whatever its size: one read per kind of row, bulk writes, and a
 few set-based updates.
@@ -40,6 +42,7 @@ from traces.models import (
     TaskType,
 )
 from traces.rollups import refresh_sessions
+from traces.trace_rollups import Scope, add, subtract
 
 from . import bulk, policy
 from .pricing import PriceBook
@@ -176,6 +179,9 @@ class Fold:
 
     def apply(self):
         self.load_runs()
+        # Nothing is written yet, and the runs seen before are loaded: take away what the rows this
+        # batch may change add to the daily roll-ups; they are added back as they stand after.
+        subtract(self.rollup_scope())
         self.fold_agents()
         self.apply_policy()
         self.fold_sessions()
@@ -189,7 +195,33 @@ class Fold:
             if handler:
                 handler(self, self.of_type(event_type))
         self.finish_runs()
+        add(self.rollup_scope())
         self.finish_sessions()
+
+    def rollup_scope(self):
+        """The stored rows (so far) that this batch may change, for the daily roll-ups: each run's own
+        row; every task and model call of a run whose run.start is here (it sets the agent and the
+        workflow, dimensions of them all); of the other runs, the tasks the batch's events name
+        (a model call also changes its task's tokens and cost) and the model calls it holds."""
+        pk = {run_id: run.pk for run_id, run in self.runs.items() if run.pk}
+        starts, task_keys, call_keys = set(), set(), set()
+        for event in self.events:
+            body = event.body
+            run = pk.get(getattr(body, "run_id", None))
+            if run is None:
+                continue
+            if event.type == "run.start":
+                starts.add(run)
+            elif event.type in TASK_EVENTS or (event.type == "llm.call" and body.step_id):
+                task_keys.add((run, body.step_id))
+            if event.type == "llm.call":
+                call_keys.add((run, body.call_id or event.id))
+        return Scope.of(
+            runs=starts,
+            run_rows=pk.values(),
+            task_keys=[key for key in task_keys if key[0] not in starts],
+            call_keys=[key for key in call_keys if key[0] not in starts],
+        )
 
     def load_runs(self):
         run_ids = {getattr(e.body, "run_id", None) for e in self.events} - {None}
