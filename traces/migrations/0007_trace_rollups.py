@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('backoffice', '0003_default_model_prices'),
-        ('traces', '0004_run_by_workflow'),
+        ('traces', '0006_run_running_by_session'),
     ]
 
     operations = [

@@ -17,7 +17,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("traces", "0005_trace_rollups"),
+        ("traces", "0007_trace_rollups"),
     ]
 
     operations = [
