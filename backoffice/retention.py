@@ -9,15 +9,18 @@ What goes, for a cutoff of now − retention days:
 Each batch is its own short transaction that deletes at most `batch` rows of one table, children
 before parents, so no table is locked for long and an interrupted purge leaves consistent data:
 running it again picks up where it stopped. The conversations that lose runs or messages get their
-roll-ups recomputed in the same transaction as the batch.
+roll-ups recomputed in the same transaction as the batch, and business events leave their daily
+roll-up (metrics.rollups) in the transaction that deletes them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from metrics import rollups
 from metrics.models import TrackedEvent
 from traces.ingest.fold import renumber
 from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task
@@ -39,6 +42,8 @@ class Step:
     rows: object
     # Deleting runs or messages changes their conversation's roll-ups (and message places).
     touches_sessions: bool = False
+    # Called with a batch just before it is deleted, in the same transaction.
+    before_delete: Callable | None = None
 
 
 @dataclass
@@ -65,7 +70,11 @@ class Purge:
             Step("reviews", Review.objects.filter(run__in=runs)),
             Step("runs", runs, touches_sessions=True),
             Step("messages", ChatMessage.objects.filter(workspace=ws, created_at__lt=cutoff), True),
-            Step("business events", TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff)),
+            Step(
+                "business events",
+                TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff),
+                before_delete=rollups.subtract,  # the daily roll-up stays equal to the events
+            ),
             Step(
                 "conversations",
                 Session.objects.filter(
@@ -103,6 +112,8 @@ class Purge:
             sessions = set()
             if step.touches_sessions:
                 sessions = set(batch.filter(session__isnull=False).values_list("session", flat=True))
+            if step.before_delete:
+                step.before_delete(batch)
             batch.delete()
             if sessions:
                 renumber("chat_messages", "session_id", "created_at", "event_id", sessions)

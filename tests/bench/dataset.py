@@ -22,7 +22,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from backoffice.models import Membership, Role, Workspace
-from metrics.models import TrackedEvent
+from metrics import rollups
+from metrics.models import TrackedEvent, TrackedEventRollup
 from traces.models import Agent, ChatMessage, ModelCall, Run, Session, Task
 from traces.rollups import preview
 
@@ -198,12 +199,16 @@ class Builder:
                 self.write(chunk)
         self.bar.close()
         reset_sequences([table.model for table in ORDER])
+        # Ingest keeps the daily roll-up of business events as it goes; rows written here by COPY get
+        # theirs in one pass at the end.
+        for slug in workspaces:
+            rollups.rebuild(Workspace.objects.get(slug=slug))
         if connection.vendor == "postgresql":
             # Fresh statistics, as autovacuum would leave them after a day of ingest: the plans
             # measured are the plans production gets.
             with connection.cursor() as cursor:
-                for table in ORDER:
-                    cursor.execute(f"ANALYZE {table.name}")
+                for table in [*(table.name for table in ORDER), TrackedEventRollup._meta.db_table]:
+                    cursor.execute(f"ANALYZE {table}")
         return Facts(
             scale=self.scale,
             seed=self.seed,
