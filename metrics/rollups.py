@@ -13,8 +13,11 @@ and the backfill share the rule that turns properties into dimensions.
 import json
 from datetime import UTC
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.functions import TruncDate
+
+from backoffice.models import Workspace
+from traces.ingest import lock_workspace
 
 from .models import TrackedEvent, TrackedEventRollup
 
@@ -122,9 +125,15 @@ def subtract(events):
 
 
 def rebuild(workspace=None):
-    """Recompute the roll-up from the stored events, of one workspace or of all."""
+    """Recompute the roll-up from the stored events, of one workspace or of all.
+
+    Safe while ingest runs: it holds the ingest lock of the workspaces it recomputes.
+    """
     rollups, events = TrackedEventRollup.objects.all(), TrackedEvent.objects.all()
     if workspace is not None:
         rollups, events = rollups.filter(workspace=workspace), events.filter(workspace=workspace)
-    rollups.delete()
-    _upsert(*_stored(events))
+    with transaction.atomic():
+        for locked in [workspace] if workspace is not None else Workspace.objects.order_by("pk"):
+            lock_workspace(locked)
+        rollups.delete()
+        _upsert(*_stored(events))
