@@ -9,17 +9,20 @@ What goes, for a cutoff of now − retention days:
 Each batch is its own short transaction that deletes at most `batch` rows of one table, children
 before parents, so no table is locked for long and an interrupted purge leaves consistent data:
 running it again picks up where it stopped. The conversations that lose runs or messages get their
-roll-ups recomputed in the same transaction as the batch, and the daily trace roll-ups lose what
-the deleted runs, tasks and model calls added (under the workspace's ingest lock, like every writer
-of them); at the end the roll-up rows left at zero are pruned.
+roll-ups recomputed in the same transaction as the batch; business events leave their daily roll-up
+(metrics.rollups), and runs, tasks and model calls the daily trace roll-ups (under the workspace's
+ingest lock, like every writer of them), in the transaction that deletes them. At the end the trace
+roll-up rows left at zero are pruned.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from metrics import rollups
 from metrics.models import TrackedEvent
 from traces import trace_rollups
 from traces.ingest import lock_workspace
@@ -43,9 +46,9 @@ class Step:
     rows: object
     # Deleting runs or messages changes their conversation's roll-ups (and message places).
     touches_sessions: bool = False
-    # What the deleted rows add to the daily trace roll-ups: "runs" (with whatever tasks and model
-    # calls they still have: the delete cascades to them), "tasks" or "calls".
-    rollups: str = ""
+    # Called with a batch (queryset and primary keys) just before it is deleted, in the same
+    # transaction: the roll-ups lose what the batch added to them.
+    before_delete: Callable | None = None
 
 
 @dataclass
@@ -65,14 +68,22 @@ class Purge:
         ws, cutoff = self.workspace, self.cutoff
         runs = old_runs(ws, cutoff)
         return [
-            Step("model calls", ModelCall.objects.filter(run__in=runs), rollups="calls"),
+            Step(
+                "model calls",
+                ModelCall.objects.filter(run__in=runs),
+                before_delete=self.trace_subtract("calls"),
+            ),
             Step("events", Event.objects.filter(run__in=runs)),
             Step("events", Event.objects.filter(workspace=ws, run__isnull=True, timestamp__lt=cutoff)),
-            Step("tasks", Task.objects.filter(run__in=runs), rollups="tasks"),
+            Step("tasks", Task.objects.filter(run__in=runs), before_delete=self.trace_subtract("tasks")),
             Step("reviews", Review.objects.filter(run__in=runs)),
-            Step("runs", runs, touches_sessions=True, rollups="runs"),
+            Step("runs", runs, touches_sessions=True, before_delete=self.trace_subtract("runs")),
             Step("messages", ChatMessage.objects.filter(workspace=ws, created_at__lt=cutoff), True),
-            Step("business events", TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff)),
+            Step(
+                "business events",
+                TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff),
+                before_delete=lambda batch, pks: rollups.subtract(batch),
+            ),
             Step(
                 "conversations",
                 Session.objects.filter(
@@ -80,6 +91,16 @@ class Purge:
                 ),
             ),
         ]
+
+    def trace_subtract(self, part):
+        """What a batch of runs (with what tasks and model calls they still have: the delete cascades),
+        tasks or model calls ("runs", "tasks", "calls") takes out of the daily trace roll-ups."""
+
+        def subtract(batch, pks):
+            lock_workspace(self.workspace)  # every writer of the trace roll-ups holds it (trace_rollups)
+            trace_rollups.subtract(trace_rollups.Scope.of(**{part: pks}))
+
+        return subtract
 
     def estimate(self):
         """What a purge would remove now, per kind of row (for --dry-run)."""
@@ -106,8 +127,6 @@ class Purge:
 
     def delete_batch(self, step):
         with transaction.atomic():
-            if step.rollups:
-                lock_workspace(self.workspace)
             pks = list(step.rows.order_by().values_list("pk", flat=True)[: self.batch])
             if not pks:
                 return 0
@@ -115,8 +134,8 @@ class Purge:
             sessions = set()
             if step.touches_sessions:
                 sessions = set(batch.filter(session__isnull=False).values_list("session", flat=True))
-            if step.rollups:
-                trace_rollups.subtract(trace_rollups.Scope.of(**{step.rollups: pks}))
+            if step.before_delete:
+                step.before_delete(batch, pks)
             batch.delete()
             if sessions:
                 renumber("chat_messages", "session_id", "created_at", "event_id", sessions)

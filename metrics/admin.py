@@ -10,6 +10,17 @@ class TrackedEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["agent", "session", "run"]
     show_full_result_count = False
 
+    # Read-only: events arrive through ingest and leave through `purge`, which keep their daily
+    # roll-up (metrics.rollups) equal to them; an edit here would not.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 class DashboardCardInline(admin.TabularInline):
     model = DashboardCard

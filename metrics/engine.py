@@ -2,22 +2,29 @@
 
 Everything is computed by the database, on SQLite and on PostgreSQL alike. The ORM builds the
 "base" rows of a card (one per matching row, with its bucket, breakdown group, numeric value, rate
-condition flag and distinct key); a hand-written outer query then ranks the breakdown groups, folds
-the ones past the top N into "other" and aggregates per bucket and group. Only the aggregated rows,
-at most buckets × (N + 1), come back to Python, which fills empty buckets and computes ratios.
+condition flag, distinct key and how many rows it stands for); a hand-written outer query then ranks
+the breakdown groups, folds the ones past the top N into "other" and aggregates per bucket and group.
+Only the aggregated rows, at most buckets × (N + 1), come back to Python, which fills empty buckets
+and computes ratios.
+
+Count and rate cards over business events read whole days from their daily roll-up (metrics.rollups)
+and only the partial days at the ends of the range from the events themselves, in the same query
+(see `_parts`), with the same result as reading every event.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import connections
-from django.db.models import Case, FloatField, IntegerField, Q, TextField, Value, When
+from django.db.models import Case, Exists, FloatField, IntegerField, Q, Sum, TextField, Value, When
 from django.db.models.functions import Coalesce
 
-from .models import Aggregation, Kind, Source
+from .models import Aggregation, Bucket, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for
-from .sources import SOURCES
-from .sql import BucketStart, group_sort, percentile
+from .sources import DAILY_EVENTS, SOURCES
+from .sql import BucketStart, JsonIsObject, group_sort, percentile
 
 PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
 NEEDS_NUMBERS = {
@@ -150,12 +157,12 @@ def _all_match(queryset, spec, rules, prefix):
     return queryset, matched
 
 
-def _base_rows(card, workspace, start, end, bucket_expr):
-    spec = SOURCES[card.source]
-    time = spec.time_field
-    rows = spec.queryset(workspace).filter(**{f"{time}__gte": start, f"{time}__lt": end})
-    if card.source == Source.EVENTS and card.event_name:
-        rows = rows.filter(name=card.event_name)
+def _base_rows(card, spec, rows, bucket_expr, weight):
+    """The base rows of a card from `rows` (a queryset of the spec's model, already limited in time).
+
+    `weight` is how many rows a base row stands for: 1, or Sum("events") over roll-up rows, which
+    also groups them by the other columns (fewer rows for the outer query to rank and aggregate).
+    """
     filters = card.filters or []
     # An "is" filter on a plain text column becomes a bare `column = value`, which an index can
     # serve (the CASE form of _match cannot); both treat NULL as not matching.
@@ -180,7 +187,96 @@ def _base_rows(card, workspace, start, end, bucket_expr):
         "k": prop.non_numeric() if numeric else Value(0),
         "d": prop.distinct() if distinct else Value(None, output_field=TextField()),
     }
-    return rows.order_by().values(**columns), breakdown is not None
+    return rows.order_by().values(**columns).annotate(n=weight)
+
+
+DAY = timedelta(days=1)
+
+
+def _midnight(moment):
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_midnight(moment):
+    midnight = _midnight(moment)
+    return midnight if midnight == moment else midnight + DAY
+
+
+def _whole_days(start, end, cuts):
+    """The UTC days of [start, end) that lie wholly inside it and that no cut (a time where the card's
+    buckets change) falls within: (first day, end day, days a cut splits), or None when there are none."""
+    first, last = _next_midnight(start), _midnight(end)
+    if first >= last:
+        return None
+    split = sorted(
+        {_midnight(cut) for cut in cuts if cut != _midnight(cut) and first <= _midnight(cut) < last}
+    )
+    return first, last, split
+
+
+def _json_keys(card):
+    """The JSON keys a count or rate card reads, or None when it reads something the roll-up lacks."""
+    spec = SOURCES[Source.EVENTS]
+    rules = [*(card.filters or []), *(card.condition or [])]
+    if any(rule["operator"] in NUMERIC_OPERATORS for rule in rules):
+        return None  # numbers are not kept in the roll-up
+    keys = [rule["property"] for rule in rules]
+    if card.breakdown and card.kind not in FIGURES:
+        keys.append(card.breakdown)
+    props = [spec.resolve(key) for key in keys]
+    if any(prop is None or (prop.column and prop.key != "$name") for prop in props):
+        return None
+    return sorted({prop.json_key for prop in props if not prop.column})
+
+
+def _ranges(field, ranges):
+    return reduce(or_, (Q(**{f"{field}__gte": low, f"{field}__lt": high}) for low, high in ranges), Q())
+
+
+def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucket=None):
+    """The querysets whose rows, together, are the base rows of the card over [start, end).
+
+    Raw rows unless the card counts business events by day or coarser (`bucket`) and reads only the
+    event name and dimensions. Then the whole days come from the roll-up (`daily_bucket` buckets its
+    `day`) and the rest from the events: the partial days at either end and the days a cut splits.
+
+    A roll-up row without a key means the key was not set, as in the events. But where a key the card
+    reads holds a value the roll-up did not keep ({}) on any whole day, the events answer for every
+    day: the roll-up's days end at `first` instead of `last`, and the events' range starts there. That
+    end is an expression of an EXISTS, which PostgreSQL computes once before reading either branch; as
+    it is not a constant, the planner sizes the events' branch as the small range it usually is,
+    where a branch gated by the EXISTS would be planned as every event of the range and, costed that
+    high, JIT-compiled on every call (~400 ms).
+    """
+    spec = SOURCES[card.source]
+    time = spec.time_field
+    rows = spec.queryset(workspace)
+    if card.source == Source.EVENTS and card.event_name:
+        rows = rows.filter(name=card.event_name)
+    keys = _json_keys(card) if card.source == Source.EVENTS and card.aggregation in COUNTING else None
+    days = _whole_days(start, end, cuts) if keys is not None and bucket != Bucket.HOUR else None
+    if days is None:
+        in_range = rows.filter(**{f"{time}__gte": start, f"{time}__lt": end})
+        return [_base_rows(card, spec, in_range, raw_bucket, Value(1))]
+    first, last, split = days
+    daily = DAILY_EVENTS.queryset(workspace).filter(day__gte=first.date(), day__lt=last.date())
+    if card.event_name:
+        daily = daily.filter(name=card.event_name)
+    rollup_end_day, rollup_end = Value(last.date()), Value(last)
+    if keys:
+        unkept = Exists(daily.filter(reduce(or_, (JsonIsObject("dimensions", key) for key in keys))))
+        rollup_end_day = Case(When(unkept, then=Value(first.date())), default=rollup_end_day)
+        rollup_end = Case(When(unkept, then=Value(first)), default=rollup_end)
+    daily = daily.filter(day__lt=rollup_end_day).exclude(day__in=[day.date() for day in split])
+    events = rows.filter(
+        Q(**{f"{time}__gte": start, f"{time}__lt": first})
+        | Q(**{f"{time}__gte": rollup_end, f"{time}__lt": end})
+        | _ranges(time, [(day, day + DAY) for day in split])
+    )
+    return [
+        _base_rows(card, DAILY_EVENTS, daily, daily_bucket, Sum("events")),
+        _base_rows(card, spec, events, raw_bucket, Value(1)),
+    ]
 
 
 def _value_sql(aggregation, vendor, subset):
@@ -202,7 +298,7 @@ def _rank_sql(aggregation):
         return "COALESCE(SUM(v), 0)"
     if aggregation == Aggregation.DISTINCT_COUNT:
         return "COUNT(DISTINCT d)"
-    return "COUNT(*)"
+    return "SUM(n)"
 
 
 # The outer query is assembled from the fixed fragments below and from the ORM's own SQL; every value
@@ -210,23 +306,27 @@ def _rank_sql(aggregation):
 TOP_GROUPS = "top AS (SELECT g, ROW_NUMBER() OVER (ORDER BY {rank} DESC, {tie}) AS r FROM base GROUP BY g)"
 GROUPED_TOP = (
     "grouped AS (SELECT base.b AS b, top.g AS g, top.r AS r, base.c AS c, base.v AS v, base.k AS k, "
-    "base.d AS d FROM base LEFT JOIN top ON top.g = base.g AND top.r <= {limit})"
+    "base.d AS d, base.n AS n FROM base LEFT JOIN top ON top.g = base.g AND top.r <= {limit})"
 )
-GROUPED_ALL = "grouped AS (SELECT b, g, 1 AS r, c, v, k, d FROM base)"
+GROUPED_ALL = "grouped AS (SELECT b, g, 1 AS r, c, v, k, d, n FROM base)"
 RANKED = (
     "ROW_NUMBER() OVER (PARTITION BY b, g ORDER BY {value} IS NULL, {value}) - 1 AS {rank}, "
     "COUNT({value}) OVER (PARTITION BY b, g) AS {count}"
 )
+# n: how many rows a base row stands for (1, or the events of a roll-up row).
 OUTER = (
-    "WITH {ctes} SELECT b, g, MAX(r), COUNT(*), SUM(c), SUM(k), {value}, {subset} FROM {rows} GROUP BY b, g"
+    "WITH {ctes} SELECT b, g, MAX(r), SUM(n), SUM(c * n), SUM(k), {value}, {subset} FROM {rows} GROUP BY b, g"
 )
 
 
-def _aggregate(card, base, has_breakdown):
-    """Run the outer query; rows of (bucket, group, rank, rows, hits, skipped, value, subset value)."""
-    connection = connections[base.db]
+def _aggregate(card, parts, has_breakdown):
+    """Run the outer query over the union of the parts; rows of (bucket, group, rank, rows, hits,
+    skipped, value, subset value)."""
+    connection = connections[parts[0].db]
     vendor = connection.vendor
-    inner, params = base.query.sql_with_params()
+    compiled = [part.query.sql_with_params() for part in parts]
+    inner = " UNION ALL ".join(sql for sql, _ in compiled)
+    params = tuple(param for _, part_params in compiled for param in part_params)
     aggregation = card.aggregation
     subset = card.kind == Kind.RATE and aggregation not in COUNTING
     ctes = [f"base AS ({inner})"]
@@ -314,8 +414,10 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
     if card.kind in FIGURES:
         previous = period.previous()
         current = Case(When(**{f"{time}__gte": period.start}, then=Value(1)), default=Value(0))
-        base, _ = _base_rows(card, workspace, previous.start, period.end, current)
-        cells = {row[0]: _cell(row) for row in _aggregate(card, base, False)}
+        # Whole days are wholly in one period or the other: the day that holds the start is split.
+        daily = Case(When(day__gte=_next_midnight(period.start).date(), then=Value(1)), default=Value(0))
+        parts = _parts(card, workspace, previous.start, period.end, current, daily, cuts=[period.start])
+        cells = {row[0]: _cell(row) for row in _aggregate(card, parts, False)}
         now_cell, before_cell = cells.get(1), cells.get(0)
         result.rows = now_cell.rows if now_cell else 0
         result.skipped = now_cell.skipped if now_cell else 0
@@ -329,17 +431,20 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
                 result.numerator, result.denominator = now_cell.hits, now_cell.rows
         return result
 
+    has_breakdown = bool(card.breakdown and spec.resolve(card.breakdown))
     if card.kind in CHARTS:
         result.bucket = fitting_bucket(period, card.bucket)
         result.buckets = bucket_starts(period, result.bucket)
         start = result.buckets[0] if result.buckets else period.start
-        bucket = BucketStart(time, result.bucket)
-        base, has_breakdown = _base_rows(card, workspace, start, period.end, bucket)
+        raw, daily = BucketStart(time, result.bucket), BucketStart("day", result.bucket)
+        # Buckets of a day or longer start at midnight: no day of the range is split.
+        parts = _parts(card, workspace, start, period.end, raw, daily, bucket=result.bucket)
     else:
         start = period.start
-        base, has_breakdown = _base_rows(card, workspace, start, period.end, Value(0, IntegerField()))
+        zero = Value(0, IntegerField())
+        parts = _parts(card, workspace, start, period.end, zero, zero)
 
-    rows = _aggregate(card, base, has_breakdown)
+    rows = _aggregate(card, parts, has_breakdown)
     groups = {}
     cells = {}
     for row in rows:

@@ -2,10 +2,13 @@
 
 from traces.ingest import bulk
 
+from . import rollups
 from .models import TrackedEvent
 
 
 def store_tracked_events(fold, events):
+    # Every event handed over here is new (ingest drops resent ids first) and gets stored: the daily
+    # roll-up counts exactly these, in the same transaction.
     bulk.append(
         TrackedEvent,
         [
@@ -22,3 +25,4 @@ def store_tracked_events(fold, events):
             for event in events
         ],
     )
+    rollups.add(fold.workspace, events)

@@ -31,6 +31,36 @@ class TrackedEvent(models.Model):
         return self.name
 
 
+class TrackedEventRollup(models.Model):
+    """How many business events a workspace had per UTC day, name and dimensions.
+
+    Kept equal to tracked_events at every commit (metrics.rollups: ingest adds, purge subtracts), so
+    count and rate cards over business events read one row per group and day instead of every event
+    (metrics.engine). `dimensions` holds the event's properties that cards group and filter by; see
+    metrics.rollups.dimensions for the rule.
+    """
+
+    # Indexed by the unique key, which starts with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    name = models.CharField(max_length=200)
+    dimensions = models.JSONField(default=dict)
+    # md5 of the dimensions' canonical text (jsonb's on PostgreSQL, sorted-key JSON on SQLite): the
+    # unique key, where the dimensions themselves could pass PostgreSQL's limit for an index entry.
+    digest = models.CharField(max_length=32)
+    events = models.BigIntegerField()
+
+    class Meta:
+        db_table = "tracked_event_rollups"
+        constraints = [
+            # The ingest upsert's conflict target; its index also serves the cards' range of days.
+            models.UniqueConstraint(fields=["workspace", "day", "name", "digest"], name="tracked_rollup_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.day}"
+
+
 class Dashboard(models.Model):
     """A page of cards. Each workspace has several, and exactly one default (DESIGN §6)."""
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Cast
 
 from traces.models import ModelCall, Run, Task
 
-from .models import Source, TrackedEvent
+from .models import Source, TrackedEvent, TrackedEventRollup
 from .sql import JsonNonNumeric, JsonNumber, JsonText
 
 
@@ -173,3 +173,15 @@ SOURCES = {
         ),
     ),
 }
+
+# Business events as their daily roll-up: what count and rate cards read for whole days (metrics.engine).
+# Only the event name and the dimensions are there; `events` is how many events a row stands for.
+DAILY_EVENTS = SourceSpec(
+    key=Source.EVENTS,
+    label="Business events per day",
+    model=TrackedEventRollup,
+    time_field="day",
+    json_field="dimensions",
+    json_prefix="",
+    columns=(Column("$name", "Event name", "name"),),
+)

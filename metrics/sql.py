@@ -7,7 +7,7 @@ card reports, and a missing key or JSON null is simply absent.
 """
 
 from django.db import NotSupportedError
-from django.db.models import F, FloatField, Func, IntegerField, TextField
+from django.db.models import BooleanField, F, FloatField, Func, IntegerField, TextField
 
 
 def sqlite_json_path(key):
@@ -94,6 +94,20 @@ class JsonNonNumeric(JsonKey):
         return sql, (*params, self.key)
 
 
+class JsonIsObject(JsonKey):
+    """True when the key holds a JSON object: in a roll-up's dimensions, a value it did not keep."""
+
+    output_field = BooleanField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = self.column(compiler)
+        return f"(json_type({column}, %s) = 'object')", (*params, sqlite_json_path(self.key))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = self.column(compiler)
+        return f"(jsonb_typeof({column} -> %s) = 'object')", (*params, self.key)
+
+
 def percentile(vendor, fraction, value, rank, count):
     """SQL for the continuous percentile of `value` within the current GROUP BY.
 
@@ -118,7 +132,7 @@ def group_sort(vendor, column):
 
 
 class BucketStart(Func):
-    """The UTC start of the hour, day, week (Monday) or month holding a timestamp.
+    """The UTC start of the hour, day, week (Monday) or month holding a timestamp (or a UTC date).
 
     Django's Trunc runs a Python function per row on SQLite; these are SQLite's own date functions,
     which keep the work inside the database.
@@ -146,5 +160,8 @@ class BucketStart(Func):
         return self.SQLITE[self.bucket].format(column=column), params
 
     def as_postgresql(self, compiler, connection, **extra):
-        column, params = compiler.compile(self.get_source_expressions()[0])
+        source = self.get_source_expressions()[0]
+        column, params = compiler.compile(source)
+        if source.output_field.get_internal_type() == "DateField":
+            return f"date_trunc('{self.bucket}', {column}::timestamp)", params
         return f"date_trunc('{self.bucket}', {column} AT TIME ZONE 'UTC')", params

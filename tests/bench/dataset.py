@@ -22,7 +22,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from backoffice.models import Membership, Role, Workspace
-from metrics.models import TrackedEvent
+from metrics import rollups
+from metrics.models import TrackedEvent, TrackedEventRollup
 from traces import trace_rollups
 from traces.models import Agent, ChatMessage, ModelCall, Run, Session, Task
 from traces.rollups import preview
@@ -200,17 +201,22 @@ class Builder:
                 self.write(chunk)
         self.bar.close()
         reset_sequences([table.model for table in ORDER])
-        # The rows went in around the fold: summarise them as the fold would have (one
-        # INSERT … SELECT … GROUP BY per workspace).
+        # The rows went in around the fold and the business-event sink: summarise them as those
+        # would have (one INSERT … SELECT … GROUP BY per workspace and roll-up).
         for workspace in made:
             trace_rollups.rebuild(workspace)
+            rollups.rebuild(workspace)
         if connection.vendor == "postgresql":
             # Fresh statistics and visibility maps, as autovacuum leaves insert-only tables after a
             # day of ingest: the plans measured (index-only scans included) are the plans production gets.
             # (VACUUM cannot run in a transaction: the smoke test's data set gets statistics only.)
             command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             with connection.cursor() as cursor:
-                for table in [*(t.name for t in ORDER), trace_rollups.TABLE]:
+                for table in [
+                    *(t.name for t in ORDER),
+                    trace_rollups.TABLE,
+                    TrackedEventRollup._meta.db_table,
+                ]:
                     cursor.execute(f"{command} {table}")
         return Facts(
             scale=self.scale,

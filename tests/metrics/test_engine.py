@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.test import TestCase
 
+from metrics import rollups
 from metrics.engine import evaluate
 from metrics.models import DashboardCard, TrackedEvent
 from tests.factories import make_model_call, make_run, make_task, make_workspace
@@ -22,13 +23,15 @@ def failed():
 
 
 def track(workspace, name, properties, ago):
-    return TrackedEvent.objects.create(
+    tracked = TrackedEvent.objects.create(
         workspace=workspace,
         event_id=f"{name}-{ago}-{len(properties)}",
         name=name,
         properties=properties,
         timestamp=NOW - ago,
     )
+    rollups.rebuild(workspace)  # as ingest would have kept it
+    return tracked
 
 
 class RateTest(TestCase):

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from metrics import rollups
 from metrics.engine import NEEDS_PROPERTY, NUMERIC_OPERATORS, OPERATORS, evaluate
 from metrics.models import Aggregation, Bucket, DashboardCard, Kind, TimeRange, TrackedEvent
 from tests.factories import make_agent, make_workspace
@@ -160,6 +161,7 @@ class BusinessEventCardTest(EngineMatchesReference, TestCase):
             )
             for index, (name, moment, properties, agent) in enumerate(events)
         )
+        rollups.rebuild(self.workspace)  # as ingest would have kept it
         rows = [
             {
                 "time": event.timestamp,
