@@ -7,9 +7,10 @@ the breakdown groups, folds the ones past the top N into "other" and aggregates 
 Only the aggregated rows, at most buckets × (N + 1), come back to Python, which fills empty buckets
 and computes ratios.
 
-Count and rate cards over business events read whole days from their daily roll-up (metrics.rollups)
-and only the partial days at the ends of the range from the events themselves, in the same query
-(see `_parts`), with the same result as reading every event.
+Count and rate cards over business events read whole days from their daily roll-up (metrics.rollups),
+and count, rate and sum cards over runs, tasks and model calls from the daily trace roll-ups
+(traces.trace_rollups); only the partial days at the ends of the range come from the rows themselves,
+in the same query (see `_parts`), with the same result as reading every row.
 """
 
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from django.db import connections
 from django.db.models import Case, Exists, FloatField, IntegerField, Q, Sum, TextField, Value, When
 from django.db.models.functions import Coalesce
 
+from traces import rollup_spec
+
 from .models import Aggregation, Bucket, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for
-from .sources import DAILY_EVENTS, SOURCES
+from .sources import DAILY_EVENTS, DAILY_TRACES, SOURCES
 from .sql import BucketStart, JsonIsObject, group_sort, percentile
 
 PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
@@ -183,11 +186,14 @@ def _base_rows(card, spec, rows, bucket_expr, weight):
         if breakdown
         else Value("", output_field=TextField()),
         "c": Case(When(in_condition, then=Value(1)), default=Value(0)) if card.condition else Value(0),
-        "v": prop.number() if numeric else Value(None, output_field=FloatField()),
         "k": prop.non_numeric() if numeric else Value(0),
         "d": prop.distinct() if distinct else Value(None, output_field=TextField()),
     }
-    return rows.order_by().values(**columns).annotate(n=weight)
+    value = prop.number() if numeric else Value(None, output_field=FloatField())
+    if numeric and weight.contains_aggregate:
+        value = Sum(value)  # a roll-up row's value is a daily sum: the group's is their sum
+    # Every part selects b, g, c, k, d, n, v in this order: the parts are joined by UNION ALL.
+    return rows.order_by().values(**columns).annotate(n=weight, v=value)
 
 
 DAY = timedelta(days=1)
@@ -214,6 +220,28 @@ def _whole_days(start, end, cuts):
     return first, last, split
 
 
+# What the daily trace roll-ups add up to exactly; averages would need their non-null counts.
+TRACE_ROLLUP_AGGREGATIONS = {Aggregation.COUNT, Aggregation.RATE, Aggregation.SUM}
+
+
+def _daily_spec(card):
+    """(the roll-up spec a card can read whole days from, the JSON keys it reads), or (None, None)."""
+    if card.source == Source.EVENTS:
+        keys = _json_keys(card) if card.aggregation in COUNTING else None
+        return (DAILY_EVENTS, keys) if keys is not None else (None, None)
+    rules = [*(card.filters or []), *(card.condition or [])]
+    # The roll-ups keep a missing text as '', where the rows may hold NULL: only a rule that
+    # compares with '' could tell them apart.
+    if card.aggregation not in TRACE_ROLLUP_AGGREGATIONS or any(
+        rule["operator"] not in VALUELESS_OPERATORS and rule.get("value", "") == "" for rule in rules
+    ):
+        return None, None
+    breakdown = card.breakdown if card.kind not in FIGURES else ""
+    if not rollup_spec.covers(card.source, card.aggregation, card.property, breakdown, rules):
+        return None, None
+    return DAILY_TRACES[card.source], []
+
+
 def _json_keys(card):
     """The JSON keys a count or rate card reads, or None when it reads something the roll-up lacks."""
     spec = SOURCES[Source.EVENTS]
@@ -236,9 +264,10 @@ def _ranges(field, ranges):
 def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucket=None):
     """The querysets whose rows, together, are the base rows of the card over [start, end).
 
-    Raw rows unless the card counts business events by day or coarser (`bucket`) and reads only the
-    event name and dimensions. Then the whole days come from the roll-up (`daily_bucket` buckets its
-    `day`) and the rest from the events: the partial days at either end and the days a cut splits.
+    Raw rows unless the card has a daily roll-up that keeps all it reads (`_daily_spec`) and its
+    buckets, if any, are days or coarser (`bucket`). Then the whole days come from the roll-up
+    (`daily_bucket` buckets its `day`) and the rest from the rows: the partial days at either end and
+    the days a cut splits.
 
     A roll-up row without a key means the key was not set, as in the events. But where a key the card
     reads holds a value the roll-up did not keep ({}) on any whole day, the events answer for every
@@ -253,14 +282,14 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
     rows = spec.queryset(workspace)
     if card.source == Source.EVENTS and card.event_name:
         rows = rows.filter(name=card.event_name)
-    keys = _json_keys(card) if card.source == Source.EVENTS and card.aggregation in COUNTING else None
-    days = _whole_days(start, end, cuts) if keys is not None and bucket != Bucket.HOUR else None
+    daily_spec, keys = _daily_spec(card)
+    days = _whole_days(start, end, cuts) if daily_spec and bucket != Bucket.HOUR else None
     if days is None:
         in_range = rows.filter(**{f"{time}__gte": start, f"{time}__lt": end})
         return [_base_rows(card, spec, in_range, raw_bucket, Value(1))]
     first, last, split = days
-    daily = DAILY_EVENTS.queryset(workspace).filter(day__gte=first.date(), day__lt=last.date())
-    if card.event_name:
+    daily = daily_spec.queryset(workspace).filter(day__gte=first.date(), day__lt=last.date())
+    if card.source == Source.EVENTS and card.event_name:
         daily = daily.filter(name=card.event_name)
     rollup_end_day, rollup_end = Value(last.date()), Value(last)
     if keys:
@@ -273,8 +302,9 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
         | Q(**{f"{time}__gte": rollup_end, f"{time}__lt": end})
         | _ranges(time, [(day, day + DAY) for day in split])
     )
+    weight = Sum("events") if card.source == Source.EVENTS else Sum("n")
     return [
-        _base_rows(card, DAILY_EVENTS, daily, daily_bucket, Sum("events")),
+        _base_rows(card, daily_spec, daily, daily_bucket, weight),
         _base_rows(card, spec, events, raw_bucket, Value(1)),
     ]
 

@@ -7,10 +7,11 @@ and model calls.
 
 from dataclasses import dataclass
 
-from django.db.models import F, FloatField, TextField, Value
+from django.db.models import F, FloatField, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Cast
 
-from traces.models import ModelCall, Run, Task
+from traces import rollup_spec
+from traces.models import Agent, ModelCall, Run, Task, TraceRollup
 
 from .models import Source, TrackedEvent, TrackedEventRollup
 from .sql import JsonNonNumeric, JsonNumber, JsonText
@@ -185,3 +186,43 @@ DAILY_EVENTS = SourceSpec(
     json_prefix="",
     columns=(Column("$name", "Event name", "name"),),
 )
+
+
+@dataclass(frozen=True)
+class TraceRollupSpec(SourceSpec):
+    """Runs, tasks or model calls as their daily roll-up (traces.models.TraceRollup): what count, rate
+    and sum cards read for whole days (metrics.engine). A dimension is its roll-up column (the agent's
+    name looked up from its key, as the raw rows join it); a numeric property is its daily sum."""
+
+    rollup_source: str = ""
+
+    def queryset(self, workspace):
+        agent = Agent.objects.filter(pk=OuterRef("agent_pk")).values("name")[:1]
+        rows = TraceRollup.objects.filter(workspace=workspace, source=self.rollup_source).exclude(n=0)
+        return rows.alias(agent_name=Subquery(agent))
+
+
+def _daily_traces(source):
+    """The roll-up spec of a trace source: its columns that traces.rollup_spec says are kept."""
+    spec = SOURCES[source]
+    dimensions, measures = rollup_spec.DIMENSIONS[source], rollup_spec.MEASURES[source]
+    columns = []
+    for column in spec.columns:
+        if column.key in dimensions:
+            lookup = "agent_name" if column.key == "agent" else dimensions[column.key]
+            columns.append(Column(column.key, column.label, lookup))
+        elif column.key in measures:
+            columns.append(Column(column.key, column.label, measures[column.key].sum, True, column.unit))
+    return TraceRollupSpec(
+        key=source,
+        label=f"{spec.label} per day",
+        model=TraceRollup,
+        time_field="day",
+        json_field="",
+        json_prefix=spec.json_prefix,
+        columns=tuple(columns),
+        rollup_source=source,
+    )
+
+
+DAILY_TRACES = {source: _daily_traces(source) for source in (Source.RUNS, Source.TASKS, Source.MODEL_CALLS)}
