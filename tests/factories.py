@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backoffice.models import ApiKey, Membership, Role, Workspace
+from traces import trace_rollups
 from traces.models import Agent, ChatMessage, Event, ModelCall, Review, Run, Session, Task
 
 _ids = itertools.count(1)
@@ -63,6 +64,12 @@ def make_session(workspace, **overrides):
     return Session.objects.create(workspace=workspace, **fields)
 
 
+def summarised(row, part):
+    """A row written as ingest would: added to the daily trace roll-ups (traces.trace_rollups)."""
+    trace_rollups.add(trace_rollups.Scope.of(**{part: [row.pk]}))
+    return row
+
+
 def make_run(workspace, **overrides):
     run_id = overrides.pop("run_id", None) or next_id("run")
     started = overrides.pop("started_at", None) or timezone.now()
@@ -79,7 +86,7 @@ def make_run(workspace, **overrides):
         "cost": Decimal("0.0012"),
         **overrides,
     }
-    return Run.objects.create(workspace=workspace, run_id=run_id, **fields)
+    return summarised(Run.objects.create(workspace=workspace, run_id=run_id, **fields), "run_rows")
 
 
 def make_task(run, **overrides):
@@ -95,7 +102,9 @@ def make_task(run, **overrides):
         "sequence": run.tasks.count() + 1,
         **overrides,
     }
-    return Task.objects.create(workspace=run.workspace, run=run, step_id=step_id, **fields)
+    return summarised(
+        Task.objects.create(workspace=run.workspace, run=run, step_id=step_id, **fields), "tasks"
+    )
 
 
 def make_model_call(run, **overrides):
@@ -111,7 +120,7 @@ def make_model_call(run, **overrides):
         "created_at": run.started_at,
         **overrides,
     }
-    return ModelCall.objects.create(workspace=run.workspace, run=run, **fields)
+    return summarised(ModelCall.objects.create(workspace=run.workspace, run=run, **fields), "calls")
 
 
 def make_message(session, **overrides):
