@@ -291,7 +291,12 @@ class LayeredGraph:
                 stale += 1
                 if stale >= 4:
                     break
-        return best
+        # The sweeps can settle in a local minimum that the order the nodes were given in beats (the
+        # given order of a layer, its long-edge dummies kept where the sweeps put them): never draw
+        # worse than that.
+        position = {key: index for index, key in enumerate(self.keys)}
+        given = [sorted(layer, key=lambda node: position.get(node, len(position))) for layer in best]
+        return given if self.count_crossings(given) < best_crossings else best
 
     def assign_coordinates(self, layers):
         """The x of every node's centre: each layer follows its neighbours, never overlapping."""
