@@ -1,6 +1,7 @@
 """Plotly figures for line, bar and pie cards. The page hands them to static/js/charts.js as JSON."""
 
 import html
+import zlib
 
 import plotly.graph_objects as go
 
@@ -44,15 +45,27 @@ def colours(card, series):
     by_status = card.breakdown == "status" and all(
         item.other or item.label in STATUS_COLOURS for item in series
     )
-    picked = []
-    for index, item in enumerate(series):
-        if item.other:
-            picked.append(OTHER_COLOUR)
-        elif by_status:
-            picked.append(STATUS_COLOURS[item.label])
-        else:
-            picked.append(ordered[index % len(ordered)])
-    return picked
+    if by_status:
+        return [OTHER_COLOUR if item.other else STATUS_COLOURS[item.label] for item in series]
+    if not card.breakdown:
+        return [
+            OTHER_COLOUR if item.other else ordered[index % len(ordered)] for index, item in enumerate(series)
+        ]
+    return [
+        OTHER_COLOUR if item.other else colour for item, colour in zip(series, by_label(series), strict=True)
+    ]
+
+
+def by_label(series):
+    """A breakdown value keeps its colour from card to card (gpt-4o in Tokens is gpt-4o in Cost): each
+    label starts from a colour of its own, and labels taken in name order move on past the ones taken."""
+    taken, chosen = set(), {}
+    for label in sorted({item.label for item in series if not item.other}):
+        start = zlib.crc32(label.encode()) % len(PALETTE)
+        free = [PALETTE[(start + step) % len(PALETTE)] for step in range(len(PALETTE))]
+        chosen[label] = next((colour for colour in free if colour not in taken), free[0])
+        taken.add(chosen[label])
+    return [chosen.get(item.label) for item in series]
 
 
 def text(label):
