@@ -1,9 +1,11 @@
 """The fold's bulk writes (COPY on PostgreSQL, bulk_create elsewhere) keep the rows the fold means."""
 
 from decimal import Decimal
-from unittest import mock
+from unittest import mock, skipUnless
 
-from django.test import TestCase
+from django.db import connection, transaction
+from django.test import TestCase, TransactionTestCase
+from django.test.utils import CaptureQueriesContext
 
 from tests.events import event
 from tests.factories import make_workspace
@@ -68,3 +70,58 @@ class BulkWritesTest(TestCase):
             sorted(t.pk for t in tasks),
             sorted(Task.objects.filter(step_id__startswith="k").values_list("pk", flat=True)),
         )
+
+
+def staging_statements(queries):
+    return [q["sql"] for q in queries.captured_queries if "CREATE TEMPORARY TABLE" in q["sql"]]
+
+
+def staging_tables():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()")
+        return cursor.fetchone()[0]
+
+
+@skipUnless(connection.vendor == "postgresql", "staging tables are for COPY on PostgreSQL")
+class StagingTablesTest(TransactionTestCase):
+    """Staging tables are made when a connection first stages rows, all in one statement, not with
+    every connection; a rollback that drops them has them made again."""
+
+    def setUp(self):
+        connection.close()  # a new connection, as a new worker or a page's request has
+        self.workspace = make_workspace()
+
+    def ingest(self, *events):
+        ingest_batch(self.workspace, [event("run.start", {"run_id": "r1", "agent_id": "a"}, at=0), *events])
+
+    def test_a_connection_that_only_reads_makes_none(self):
+        with CaptureQueriesContext(connection) as queries:
+            list(Run.objects.all())
+        self.assertEqual(staging_statements(queries), [])
+        self.assertEqual(staging_tables(), 0)
+
+    def test_the_first_staging_makes_all_of_them_in_one_statement_and_later_ones_none(self):
+        self.ingest()  # a new run is copied straight into its table
+        self.assertEqual(staging_tables(), 0)
+        with CaptureQueriesContext(connection) as queries:
+            self.ingest(event("run.paused", {"run_id": "r1"}, at=1))  # an update goes through staging
+        self.assertEqual(len(staging_statements(queries)), 1)
+        self.assertEqual(staging_tables(), len(bulk.STAGED))
+        with CaptureQueriesContext(connection) as queries:
+            self.ingest(event("run.complete", {"run_id": "r1", "output": "x"}, at=2))
+        self.assertEqual(staging_statements(queries), [])
+        self.assertEqual(Run.objects.get(run_id="r1").status, "completed")
+
+    def test_tables_made_in_a_transaction_that_rolls_back_are_made_again(self):
+        with self.assertRaises(ZeroDivisionError), transaction.atomic():
+            bulk.stage(Run)
+            1 / 0  # noqa: B018 - the transaction rolls back, and the new tables with it
+        self.assertEqual(staging_tables(), 0)
+        with transaction.atomic():
+            with transaction.atomic():
+                bulk.stage(Run)
+                transaction.set_rollback(True)  # a savepoint's rollback drops them as well
+            self.ingest(event("run.complete", {"run_id": "r1", "output": "x"}, at=1))
+            self.ingest(event("run.failed", {"run_id": "r1", "error": "x"}, at=2))  # updates: staged
+        self.assertEqual(Run.objects.get(run_id="r1").status, "failed")
+        self.assertEqual(staging_tables(), len(bulk.STAGED))

@@ -12,14 +12,15 @@ Every write here runs inside the ingest transaction, under the workspace lock (s
 
 import enum
 import json
+import weakref
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 from traces.models import Agent, ModelCall, Run, Session, Task
 
-# The models the fold updates, or appends to skipping conflicts: their staging tables come with the
-# connection.
-PREPARED = (Agent, Session, Run, Task, ModelCall)
+# The models the fold updates, or appends to skipping conflicts: each has a staging table, all made
+# together the first time a connection stages anything (see stage()).
+STAGED = (Agent, Session, Run, Task, ModelCall)
 
 
 def on_postgresql():
@@ -128,21 +129,42 @@ def staging_ddl(model):
     )
 
 
-def create_staging_tables(sender, connection, **kwargs):
-    """On every new PostgreSQL connection, outside any transaction (a rollback would drop a table made
-    inside one): the staging tables of the models the fold updates or appends to without conflicts."""
-    if connection.vendor != "postgresql":
+def staging_statement():
+    """One statement making every staging table that does not exist yet."""
+    return "; ".join(staging_ddl(model) for model in STAGED)
+
+
+def ensure_staging_tables():
+    """Make the staging tables once per connection, so pages never pay for them.
+
+    Temporary tables made inside a transaction are gone if it rolls back, so they count as made only
+    once that transaction commits (an on_commit callback, which Django drops on a rollback, down to a
+    savepoint's). Until then each transaction that stages makes them again, in one statement.
+    """
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    ready = getattr(wrapper, "staging_tables_of", None)
+    if ready is not None and ready() is raw:
         return
-    with connection.cursor() as cursor:
-        for model in PREPARED:
-            cursor.execute(staging_ddl(model))
+    pending = getattr(wrapper, "staging_tables_pending", None)
+    if pending is not None and any(f is pending for _, f, _ in wrapper.run_on_commit):
+        return
+    with wrapper.cursor() as cursor:
+        cursor.execute(staging_statement())
+
+    def committed():
+        wrapper.staging_tables_of = weakref.ref(raw)
+
+    wrapper.staging_tables_pending = committed
+    transaction.on_commit(committed)
 
 
 def stage(model):
-    """The model's staging table; made here for a model the connection did not prepare."""
-    if model not in PREPARED:
-        with connection.cursor() as cursor:
-            cursor.execute(staging_ddl(model))
+    """The model's staging table, made with the others on the connection's first staging."""
+    if model not in STAGED:
+        raise ValueError(f"{model.__name__} has no staging table: add it to STAGED")
+    ensure_staging_tables()
     return staging_name(model)
 
 
