@@ -7,7 +7,8 @@ elsewhere with bulk_create and bulk_update.
   event log, chat turns, model calls, business events: the bulk of a batch);
 - `update(model, objs, names)`: the named fields of saved instances.
 
-Every write here runs inside the ingest transaction, under the workspace lock (see lock_workspace).
+The fold's writes run inside the ingest transaction, under the workspace lock (see lock_workspace);
+update() also writes the session roll-ups after a purge or a cost recompute.
 """
 
 import enum
@@ -73,10 +74,11 @@ def append(model, rows, *, ignore_conflicts=False):
         copy(model._meta.db_table, fields, values)
         return
     # COPY cannot skip a conflicting row: stage the rows, then INSERT … ON CONFLICT DO NOTHING.
-    staging = stage(model)
-    copy(staging, fields, values, staged=True)
     columns = ", ".join(f.column for f in fields)
-    with connection.cursor() as cursor:
+    # A commit empties the staging table: both statements run in one transaction.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        staging = stage(model)
+        copy(staging, fields, values, staged=True)
         cursor.execute(
             f"WITH s AS (DELETE FROM {staging} RETURNING *) "  # noqa: S608 - names from the model
             f"INSERT INTO {model._meta.db_table} ({columns}) "
@@ -93,11 +95,12 @@ def update(model, objs, names):
         return
     pk = model._meta.pk
     fields = [pk, *(model._meta.get_field(name) for name in names)]
-    staging = stage(model)
     read = getters(fields, adding=False)
-    copy(staging, fields, [[get(obj) for get in read] for obj in objs], staged=True)
     assignments = ", ".join(f"{f.column} = s.{f.column}" for f in fields[1:])
-    with connection.cursor() as cursor:
+    # A commit empties the staging table: both statements run in one transaction.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        staging = stage(model)
+        copy(staging, fields, [[get(obj) for get in read] for obj in objs], staged=True)
         cursor.execute(
             f"WITH s AS (DELETE FROM {staging} RETURNING *) "  # noqa: S608 - names from the model
             f"UPDATE {model._meta.db_table} AS t SET {assignments} "
