@@ -3,10 +3,10 @@
 from django.db import connection, transaction
 from pydantic import ValidationError
 
-from traces.models import Event
+from traces.models import Event, RedactionRule
 
 from .fold import Fold
-from .policy import storable_event
+from .policy import Redactor, storable_event
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
@@ -73,6 +73,8 @@ def ingest_batch(workspace, raw_events):
         else:
             seen.add(checked.id)
             candidates.append(checked)
+    if candidates:
+        redact(workspace, candidates)
     with transaction.atomic():
         if candidates:
             lock_workspace(workspace)
@@ -88,6 +90,16 @@ def ingest_batch(workspace, raw_events):
                 status = DUPLICATE if event.id in stored else ACCEPTED
                 results[event.index] = {"index": event.index, "id": event.id, "status": status}
     return results
+
+
+def redact(workspace, events):
+    """Each body as it will be stored, but for the agent's payload mode: dumped and redacted by the
+    workspace's rules. Done before the workspace lock, so batches of one workspace overlap here; the
+    fold applies the payload mode, which depends on rows other batches write."""
+    redactor = Redactor(RedactionRule.objects.filter(workspace=workspace, enabled=True))
+    for event in events:
+        event.stored = redactor.apply_to_body(event.body.model_dump(mode="json", exclude_unset=True))
+        event.redacted = bool(redactor)
 
 
 def summarize(results):

@@ -31,7 +31,6 @@ from traces.models import (
     ChatRole,
     Event,
     ModelCall,
-    RedactionRule,
     Run,
     RunStatus,
     Session,
@@ -240,18 +239,19 @@ class Fold:
         return None
 
     def apply_policy(self):
-        redactor = policy.Redactor(RedactionRule.objects.filter(workspace=self.workspace, enabled=True))
+        """The agent's payload mode, on bodies already redacted (see ingest.redact). The fold reads the
+        body as stored; it is rebuilt only where redaction or the mode changed it."""
         self.starts_by_run = defaultdict(list)
         for event in self.of_type("run.start"):
             self.starts_by_run[event.body.run_id].append(event)
         for event in self.events:
-            raw = event.body.model_dump(mode="json", exclude_unset=True)
-            raw = redactor.apply_to_body(raw)
+            raw = event.stored
             run_id = raw.get("run_id")
             agent = self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
-            raw = policy.apply_mode(raw, agent)
-            event.stored = raw
-            event.body = type(event.body).model_construct(**{**event.body.model_dump(), **raw})
+            stored = policy.apply_mode(raw, agent)
+            if event.redacted or stored is not raw:
+                event.body = type(event.body).model_construct(**{**event.body.model_dump(), **stored})
+            event.stored = stored
 
     def fold_sessions(self):
         first_seen, last_seen, agent_of, user_of = {}, {}, {}, {}
