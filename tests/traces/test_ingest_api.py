@@ -359,6 +359,21 @@ class BatchResultsTest(IngestTestCase):
         self.assertEqual(results[5]["field"], "event")
         self.assertEqual(Run.objects.count(), 1)
 
+    def test_the_answer_has_every_field_of_each_result_in_the_schema_order(self):
+        first = event("run.start", {"run_id": "r1", "agent_id": "bot"}, event_id="é1")
+        response = self.send([first, first, event("run.start", {"agent_id": "bot"}, event_id="e2")])
+        self.assertEqual(
+            (response.status_code, response["Content-Type"]), (207, "application/json; charset=utf-8")
+        )
+        self.assertEqual(
+            response.content.decode(),
+            '{"accepted": 1, "duplicates": 1, "rejected": 1, "results": ['
+            '{"index": 0, "id": "é1", "status": "accepted", "field": null, "reason": null}, '
+            '{"index": 1, "id": "é1", "status": "duplicate", "field": null, "reason": null}, '
+            '{"index": 2, "id": "e2", "status": "rejected", "field": "body.run_id", '
+            '"reason": "Field required"}]}',
+        )
+
     def test_a_batch_where_every_event_is_rejected_answers_400(self):
         response = self.send([event("run.start", {})])
         self.assertEqual(response.status_code, 400)
