@@ -20,6 +20,7 @@ from pydantic import Field
 from backoffice.ratelimit import limit_ingest
 
 from .ingest import ingest_batch, summarize
+from .ingest.policy import storable_body
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
 
@@ -100,7 +101,7 @@ def ingest(request):
     if len(events) > settings.INGEST_MAX_EVENTS:
         detail = f"at most {settings.INGEST_MAX_EVENTS} events per batch"
         return Status(413, {"detail": detail, "field": "batch"})
-    outcome = summarize(ingest_batch(request.workspace, events))
+    outcome = summarize(ingest_batch(request.workspace, events, storable=storable_body(body)))
     code = 200 if not outcome["rejected"] else 400 if outcome["rejected"] == len(events) else 207
     # The answer is IngestOut already: rendered as it is, not validated again result by result
     # (that took ~15 ms of a 1,000-event batch).

@@ -441,6 +441,27 @@ class BatchResultsTest(IngestTestCase):
         stored = ChatMessage.objects.order_by("sequence").first().content
         self.assertEqual(stored, content.replace("\x00", "\ufffd"))
 
+    def test_unstorable_text_in_any_form_a_json_body_can_carry_is_stored_as_text(self):
+        # An upper-case escape, and a surrogate's raw bytes, which json.loads lets through.
+        body = json.dumps(
+            {
+                "batch": [
+                    event("message", {"session_id": "s1", "role": "user", "content": f"<{n}>"})
+                    for n in (1, 2)
+                ]
+            }
+        ).encode()
+        body = body.replace(b"<1>", b"a\\uD800b").replace(b"<2>", b"c\xed\xa0\x80d")
+        response = self.client.post(
+            "/api/v1/ingest",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        stored = list(ChatMessage.objects.order_by("content").values_list("content", flat=True))
+        self.assertEqual(stored, ["a?b", "c?d"])  # as make_storable replaces them
+
 
 class AuthTest(IngestTestCase):
     def test_without_a_key_it_answers_401(self):

@@ -22,11 +22,12 @@ def first_error(exc, prefix=""):
     return path or "event", reason
 
 
-def validate(index, raw):
+def validate(index, raw, storable=False):
     """A ValidEvent, or the rejection of this one event."""
     if not isinstance(raw, dict):
         return rejection(index, None, "event", "must be an object")
-    raw = storable_event(raw)
+    if not storable:
+        raw = storable_event(raw)
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     try:
         envelope = Envelope.model_validate(raw)
@@ -56,8 +57,9 @@ def lock_workspace(workspace):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s); SET LOCAL jit = off", [7241, workspace.pk])
 
 
-def ingest_batch(workspace, raw_events):
-    """Store a batch of raw events; returns one result per event, in the order given.
+def ingest_batch(workspace, raw_events, *, storable=False):
+    """Store a batch of raw events; returns one result per event, in the order given. `storable`: the
+    caller has made sure their text holds nothing PostgreSQL cannot store (see storable_body).
 
     The rows are committed when this returns: a caller that acknowledges afterwards never loses an event.
     """
@@ -65,7 +67,7 @@ def ingest_batch(workspace, raw_events):
     candidates = []
     seen = set()
     for index, raw in enumerate(raw_events):
-        checked = validate(index, raw)
+        checked = validate(index, raw, storable)
         if isinstance(checked, dict):
             results[index] = checked
         elif checked.id in seen:
