@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.events import event
 from tests.factories import make_workspace
-from traces.ingest import bulk, ingest_batch
+from traces.ingest import bulk, ingest_batch, stored_event_ids, text_array
 from traces.models import ModelCall, Run, Task
 
 
@@ -125,3 +125,26 @@ class StagingTablesTest(TransactionTestCase):
             self.ingest(event("run.failed", {"run_id": "r1", "error": "x"}, at=2))  # updates: staged
         self.assertEqual(Run.objects.get(run_id="r1").status, "failed")
         self.assertEqual(staging_tables(), len(bulk.STAGED))
+
+
+class StoredEventIdsTest(TestCase):
+    ODD_IDS = ['a"b', "c\\d", "e,f", "{g}", "NULL", " h i ", "ünï 😀", "j'k", '\\\\"', "l\\"]
+
+    def test_ids_of_any_text_are_found_as_duplicates_across_batches(self):
+        workspace = make_workspace()
+        events = [
+            event("run.start", {"run_id": f"r{n}", "agent_id": "a"}, event_id=i)
+            for n, i in enumerate(self.ODD_IDS)
+        ]
+        first = ingest_batch(workspace, events)
+        again = ingest_batch(workspace, events)
+        self.assertEqual({r["status"] for r in first}, {"accepted"})
+        self.assertEqual({r["status"] for r in again}, {"duplicate"})
+        ids = {i.strip() for i in self.ODD_IDS}  # as validation strips them
+        self.assertEqual(stored_event_ids(workspace, [*ids, "new"]), ids)
+
+    @skipUnless(connection.vendor == "postgresql", "an array literal for PostgreSQL")
+    def test_an_array_literal_reads_back_as_the_same_strings(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT unnest(%s::text[])", [text_array(self.ODD_IDS)])
+            self.assertEqual([row[0] for row in cursor.fetchall()], self.ODD_IDS)
