@@ -148,3 +148,31 @@ class StoredEventIdsTest(TestCase):
         with connection.cursor() as cursor:
             cursor.execute("SELECT unnest(%s::text[])", [text_array(self.ODD_IDS)])
             self.assertEqual([row[0] for row in cursor.fetchall()], self.ODD_IDS)
+
+
+def rows_updated(table):
+    """Rows of `table` this transaction has updated so far (PostgreSQL's per-transaction counters)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@skipUnless(connection.vendor == "postgresql", "keys before the insert come from the PostgreSQL sequence")
+class ParentLinksTest(TestCase):
+    def test_new_tasks_are_written_with_the_parents_the_batch_knows_and_not_rewritten(self):
+        workspace = make_workspace()
+        before = rows_updated("tasks")
+        steps = [
+            event("run.start", {"run_id": "r1", "agent_id": "a"}, at=0),
+            event("step.start", {"run_id": "r1", "step_id": "s1", "name": "s1"}, at=1),
+            event("tool.call", {"run_id": "r1", "step_id": "t1", "tool": "t", "parent_id": "s1"}, at=2),
+            event("step.start", {"run_id": "r1", "step_id": "s2", "name": "s2", "parent_id": "later"}, at=3),
+        ]
+        ingest_batch(workspace, steps)
+        # t1 was written with its parent; s2, whose parent has not come, is not rewritten either.
+        self.assertEqual(rows_updated("tasks") - before, 0)
+        ingest_batch(
+            workspace, [event("step.start", {"run_id": "r1", "step_id": "later", "name": "l"}, at=4)]
+        )
+        parents = dict(Task.objects.values_list("step_id", "parent__step_id"))
+        self.assertEqual(parents, {"s1": None, "t1": "s1", "s2": "later", "later": None})

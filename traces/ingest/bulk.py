@@ -29,7 +29,8 @@ def on_postgresql():
 
 
 def insert(model, objs):
-    """Insert new rows; each object gets its primary key."""
+    """Insert new rows; each object gets its primary key (on PostgreSQL, one given by assign_ids
+    beforehand is kept)."""
     if not objs:
         return
     if not on_postgresql():
@@ -38,9 +39,7 @@ def insert(model, objs):
     for obj in objs:
         # As bulk_create does: a parent saved after it was assigned lends its key now.
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
-    pk = model._meta.pk
-    for obj, value in zip(objs, allocate_ids(model, len(objs)), strict=True):
-        setattr(obj, pk.attname, value)
+    assign_ids(model, [obj for obj in objs if obj.pk is None])
     fields = model._meta.concrete_fields
     read = getters(fields, adding=True)
     copy(model._meta.db_table, fields, [[get(obj) for get in read] for obj in objs])
@@ -106,6 +105,15 @@ def update(model, objs, names):
             f"UPDATE {model._meta.db_table} AS t SET {assignments} "
             f"FROM s WHERE t.{pk.column} = s.{pk.column}"
         )
+
+
+def assign_ids(model, objs):
+    """Give new instances their primary keys before they are inserted (PostgreSQL), so that rows
+    inserted with them can point to them."""
+    if objs:
+        pk = model._meta.pk
+        for obj, value in zip(objs, allocate_ids(model, len(objs)), strict=True):
+            setattr(obj, pk.attname, value)
 
 
 def allocate_ids(model, count):

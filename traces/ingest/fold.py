@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -408,11 +408,25 @@ class Fold:
                 created.append(task)
             self.fold_task_event(task, event, dirty)
         self.number_new_runs_tasks(created)
+        self.link_new_tasks_to_parents(created)
         bulk.insert(Task, created)
         for task in created:
             dirty.forget(task)
         dirty.save(Task)
         self.new_task_runs = {k[0] for k in keys}
+
+    def link_new_tasks_to_parents(self, created):
+        """Point new tasks at parents the batch knows before they are written (PostgreSQL, where keys
+        can be had first), as finish_runs would: it then rewrites only the tasks whose parent is not
+        known yet, instead of nearly every task just inserted (a second copy of each row)."""
+        if not bulk.on_postgresql():
+            return
+        bulk.assign_ids(Task, created)
+        for task in created:
+            if task.parent_step_id:
+                parent = self.tasks.get((task.run.run_id, task.parent_step_id))
+                if parent is not None and parent.pk is not None:
+                    task.parent = parent
 
     def number_new_runs_tasks(self, created):
         """Number the tasks of runs first seen in this batch as renumber() will, so that it finds nothing
@@ -575,13 +589,11 @@ class Fold:
                 cost=Coalesce(Subquery(called.annotate(s=Sum("cost")).values("s")), Decimal(0)),
             )
         if task_runs:
-            Task.objects.filter(run__in=task_runs, parent__isnull=True).exclude(parent_step_id="").update(
-                parent=Subquery(
-                    Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("parent_step_id")).values("pk")[
-                        :1
-                    ]
-                )
-            )
+            # Tasks whose parent has arrived: one still missing is not rewritten with NULL again.
+            parents = Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("parent_step_id"))
+            Task.objects.filter(run__in=task_runs, parent__isnull=True).exclude(parent_step_id="").filter(
+                Exists(parents)
+            ).update(parent=Subquery(parents.values("pk")[:1]))
             renumber("tasks", "run_id", "COALESCE(started_at, status_at)", "step_id", task_runs)
         if llm_runs:
             sums = (
