@@ -462,6 +462,27 @@ class BatchResultsTest(IngestTestCase):
         stored = list(ChatMessage.objects.order_by("content").values_list("content", flat=True))
         self.assertEqual(stored, ["a?b", "c?d"])  # as make_storable replaces them
 
+    def test_nan_and_infinity_in_payloads_are_stored_as_null(self):
+        # json.loads reads them; PostgreSQL's JSON has no such numbers.
+        batch = [
+            event("run.start", {"run_id": "r1", "agent_id": "bot", "input": {"x": "<nan>"}}),
+            event("step.start", {"run_id": "r1", "step_id": "s", "name": "n", "input": ["<inf>"]}),
+            event("llm.call", {"run_id": "r1", "step_id": "s", "model": "m", "request": {"t": "<-inf>"}}),
+        ]
+        body = json.dumps({"batch": batch})
+        body = body.replace('"<nan>"', "NaN").replace('"<inf>"', "Infinity").replace('"<-inf>"', "-Infinity")
+        response = self.client.post(
+            "/api/v1/ingest",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(self.run_row().input, {"x": None})
+        self.assertEqual(Task.objects.get().input, [None])
+        self.assertEqual(ModelCall.objects.get().request, {"t": None})
+        self.assertEqual(Event.objects.get(type="run.start").payload["input"], {"x": None})
+
 
 class AuthTest(IngestTestCase):
     def test_without_a_key_it_answers_401(self):

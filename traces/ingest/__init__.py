@@ -115,13 +115,14 @@ def text_array(values):
 
 
 def redact(workspace, events):
-    """Each body as it will be stored, but for the agent's payload mode: dumped and redacted by the
-    workspace's rules. Done before the workspace lock, so batches of one workspace overlap here; the
-    fold applies the payload mode, which depends on rows other batches write."""
+    """Each body as it will be stored, but for the agent's payload mode: dumped in JSON form (NaN
+    becomes null) and redacted by the workspace's rules; the fold reads the body in that form. Done
+    before the workspace lock, so batches of one workspace overlap here; the fold applies the payload
+    mode, which depends on rows other batches write."""
     redactor = Redactor(RedactionRule.objects.filter(workspace=workspace, enabled=True))
     for event in events:
         event.stored = redactor.apply_to_body(event.body.model_dump(mode="json", exclude_unset=True))
-        event.redacted = bool(redactor)
+        event.body = type(event.body).model_construct(**event.stored)
 
 
 def summarize(results):

@@ -240,7 +240,7 @@ class Fold:
 
     def apply_policy(self):
         """The agent's payload mode, on bodies already redacted (see ingest.redact). The fold reads the
-        body as stored; it is rebuilt only where redaction or the mode changed it."""
+        body as stored: it is rebuilt where the mode changed it."""
         self.starts_by_run = defaultdict(list)
         for event in self.of_type("run.start"):
             self.starts_by_run[event.body.run_id].append(event)
@@ -249,8 +249,8 @@ class Fold:
             run_id = raw.get("run_id")
             agent = self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
             stored = policy.apply_mode(raw, agent)
-            if event.redacted or stored is not raw:
-                event.body = type(event.body).model_construct(**{**event.body.model_dump(), **stored})
+            if stored is not raw:
+                event.body = type(event.body).model_construct(**stored)
             event.stored = stored
 
     def fold_sessions(self):

@@ -255,7 +255,7 @@ class Batch(BaseModel):
 class ValidEvent:
     """An event that passed validation: the envelope plus its typed body."""
 
-    __slots__ = ("index", "id", "type", "timestamp", "body", "stored", "redacted")
+    __slots__ = ("index", "id", "type", "timestamp", "body", "stored")
 
     def __init__(self, index, envelope, body):
         self.index = index
@@ -264,7 +264,6 @@ class ValidEvent:
         self.timestamp: datetime = envelope.timestamp
         self.body = body
         self.stored: dict = {}  # the body as stored: after redaction and the payload mode
-        self.redacted = False  # whether redaction rules applied to the body (they may have changed it)
 
     @property
     def sort_key(self):
