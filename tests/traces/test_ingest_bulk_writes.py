@@ -1,15 +1,17 @@
 """The fold's bulk writes (COPY on PostgreSQL, bulk_create elsewhere) keep the rows the fold means."""
 
+import json
 from decimal import Decimal
+from types import SimpleNamespace
 from unittest import mock, skipUnless
 
 from django.db import connection, transaction
-from django.test import TestCase, TransactionTestCase
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
 
 from tests.events import event
 from tests.factories import make_workspace
-from traces.ingest import bulk, ingest_batch, stored_event_ids, text_array
+from traces.ingest import bulk, dump_payloads, ingest_batch, stored_event_ids, text_array
 from traces.models import ModelCall, Run, Task
 
 
@@ -176,3 +178,27 @@ class ParentLinksTest(TestCase):
         )
         parents = dict(Task.objects.values_list("step_id", "parent__step_id"))
         self.assertEqual(parents, {"s1": None, "t1": "s1", "s2": "later", "later": None})
+
+
+class DumpPayloadsTest(SimpleTestCase):
+    def test_each_body_and_payload_text_reads_back_as_the_value(self):
+        bodies = [
+            {"run_id": "r", "input": {"q": ['a"b', 1.5, None]}, 'odd "key': {"x": 1}, "tags": []},
+            {"output": [1, {"y": "ü"}]},
+            {"run_id": "r", "error": "plain text"},
+            {},
+        ]
+        events = [SimpleNamespace(stored=body) for body in bodies]
+        texts = dump_payloads(events)
+        for body in bodies:
+            self.assertIs(texts[id(body)][0], body)
+            self.assertEqual(json.loads(texts[id(body)][1]), body)
+        self.assertEqual(texts[id(bodies[0]["input"])][1], json.dumps(bodies[0]["input"]))
+        self.assertNotIn(id(bodies[0]['odd "key']), texts)  # not a payload field: inside its body's text
+
+    def test_writes_take_the_text_made_for_that_very_value_only(self):
+        value, equal = {"a": 1}, {"a": 1}
+        with bulk.dumped({id(value): (value, '{"a": 2}')}):
+            dump = bulk.to_db(Task._meta.get_field("input"))
+            self.assertEqual((dump(value), dump(equal), dump(None)), ('{"a": 2}', '{"a": 1}', None))
+        self.assertEqual(bulk.to_db(Task._meta.get_field("input"))(value), '{"a": 1}')

@@ -1,10 +1,13 @@
 """Event-batch ingest: validate each event, drop duplicates, fold the rest into rows in one transaction."""
 
+import json
+
 from django.db import connection, transaction
 from pydantic import ValidationError
 
 from traces.models import Event, RedactionRule
 
+from . import bulk
 from .fold import Fold
 from .policy import Redactor, storable_event
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
@@ -75,9 +78,12 @@ def ingest_batch(workspace, raw_events, *, storable=False):
         else:
             seen.add(checked.id)
             candidates.append(checked)
+    texts = {}
     if candidates:
         redact(workspace, candidates)
-    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            texts = dump_payloads(candidates)
+    with transaction.atomic(), bulk.dumped(texts):
         if candidates:
             lock_workspace(workspace)
             stored = stored_event_ids(workspace, seen)
@@ -123,6 +129,32 @@ def redact(workspace, events):
     for event in events:
         event.stored = redactor.apply_to_body(event.body.model_dump(mode="json", exclude_unset=True))
         event.body = type(event.body).model_construct(**event.stored)
+
+
+# Body fields whose values the fold writes as they are into JSON columns of other rows (a task's
+# input, a model call's request, a message's content…).
+PAYLOAD_FIELDS = ("input", "output", "error", "args", "result", "request", "response", "state", "content")
+PAYLOAD_FIELDS += ("graph", "tags", "properties")
+
+
+def dump_payloads(events):
+    """The JSON text of each stored body and of its payloads, made before the workspace lock: one
+    dump of everything, which the event log and the rows the fold writes share (see bulk.dumped)."""
+    texts, dumps = {}, json.dumps
+    for event in events:
+        stored, rest, parts = event.stored, {}, []
+        for name, value in stored.items():
+            if name in PAYLOAD_FIELDS and isinstance(value, dict | list):
+                text = dumps(value)
+                texts[id(value)] = (value, text)
+                parts.append(f'"{name}": {text}')
+            else:
+                rest[name] = value
+        text = dumps(rest)
+        if parts:
+            text = text[:-1] + (", " if rest else "") + ", ".join(parts) + "}"
+        texts[id(stored)] = (stored, text)
+    return texts
 
 
 def summarize(results):

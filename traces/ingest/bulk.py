@@ -11,6 +11,8 @@ The fold's writes run inside the ingest transaction, under the workspace lock (s
 update() also writes the session roll-ups after a purge or a cost recompute.
 """
 
+import contextlib
+import contextvars
 import enum
 import json
 import weakref
@@ -209,6 +211,31 @@ def getters(fields, *, adding):
 def to_db(field):
     """What COPY takes for a field's Python value: JSON as text, an enum as its value."""
     if isinstance(field, models.JSONField):
-        encoder = field.encoder
+        encoder, texts = field.encoder, predumped.get()
+        if encoder is None and texts:
+
+            def dump(value):
+                if value is None:
+                    return None
+                made = texts.get(id(value))
+                return made[1] if made is not None and made[0] is value else json.dumps(value)
+
+            return dump
         return lambda value: None if value is None else json.dumps(value, cls=encoder)
     return lambda value: value.value if isinstance(value, enum.Enum) else value
+
+
+# JSON text made ahead for values about to be written, {id(value): (value, text)}: see dumped().
+predumped = contextvars.ContextVar("predumped", default=None)
+
+
+@contextlib.contextmanager
+def dumped(texts):
+    """Within the block, writes take a JSON value's text from `texts` ({id(value): (value, text)})
+    instead of dumping it again, so the text can be made before the workspace lock. Holding each
+    value keeps its id from being reused; the values must not change in between."""
+    token = predumped.set(texts)
+    try:
+        yield
+    finally:
+        predumped.reset(token)
