@@ -64,13 +64,7 @@ def append(model, rows, *, ignore_conflicts=False):
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     # Defaults are evaluated once for the batch: timezone.now gives every row the same time.
     plan = [(f.name, to_db(f), f.get_default()) for f in fields]
-    values = [
-        [
-            to(value.pk if isinstance(value, models.Model) else value)
-            for value, to in ((row.get(name, default), to) for name, to, default in plan)
-        ]
-        for row in rows
-    ]
+    values = [[to(row.get(name, default)) for name, to, default in plan] for row in rows]
     if not ignore_conflicts:
         copy(model._meta.db_table, fields, values)
         return
@@ -197,19 +191,30 @@ def copy(table, fields, rows, *, staged=False):
 
 def getters(fields, *, adding):
     """One function per field reading an instance's value in database form. Inserts run pre_save
-    (auto_now and the like) as bulk_create does; updates read the attribute as bulk_update does."""
+    (auto_now and the like) as bulk_create does; updates read the attribute as bulk_update does.
+    A field whose pre_save only reads the attribute is read directly (most of them)."""
 
     def getter(field):
         to = to_db(field)
-        if adding:
+        if adding and not reads_attribute(field):
             return lambda obj: to(field.pre_save(obj, True))
-        return lambda obj: to(getattr(obj, field.attname))
+        return lambda obj, attname=field.attname: to(getattr(obj, attname))
 
     return [getter(f) for f in fields]
 
 
+def reads_attribute(field):
+    """Whether a field's pre_save on insert is no more than reading its attribute."""
+    if isinstance(field, models.DateField):  # DateTimeField too: auto_now and auto_now_add set it
+        return not (field.auto_now or field.auto_now_add)
+    return type(field).pre_save is models.Field.pre_save
+
+
 def to_db(field):
-    """What COPY takes for a field's Python value: JSON as text, an enum as its value."""
+    """What COPY takes for a field's Python value: JSON as text, an enum as its value, the key of a
+    related instance."""
+    if field.is_relation:
+        return lambda value: value.pk if isinstance(value, models.Model) else value
     if isinstance(field, models.JSONField):
         encoder, texts = field.encoder, predumped.get()
         if encoder is None and texts:
