@@ -163,12 +163,15 @@ class Fold:
         self.new_task_runs = set()
 
     # -- helpers ------------------------------------------------------------------------------
+    # The ids an event names (run_id, session_id…) are read from its stored form, a dict the body is
+    # built from: the same values, where asking a body for a field its type lacks (an id kept as an
+    # extra, or none) costs pydantic a raised AttributeError.
 
     def of_type(self, *types):
         return [e for e in self.events if e.type in types]
 
     def run_for(self, event):
-        run_id = getattr(event.body, "run_id", None)
+        run_id = event.stored.get("run_id")
         return self.runs.get(run_id) if run_id else None
 
     # -- the fold -------------------------------------------------------------------------------
@@ -191,13 +194,13 @@ class Fold:
         self.finish_sessions()
 
     def load_runs(self):
-        run_ids = {getattr(e.body, "run_id", None) for e in self.events} - {None}
+        run_ids = {e.stored.get("run_id") for e in self.events} - {None}
         if run_ids:
             rows = Run.objects.filter(workspace=self.workspace, run_id__in=run_ids).defer(*RUN_PAYLOADS)
             self.runs = {r.run_id: r for r in rows}
 
     def fold_agents(self):
-        wanted = {e.body.agent_id for e in self.events if getattr(e.body, "agent_id", None)}
+        wanted = {e.stored["agent_id"] for e in self.events if e.stored.get("agent_id")}
         # A run started in an earlier batch keeps its agent, whose payload policy applies here too.
         known_pks = {r.agent_id for r in self.runs.values() if r.agent_id}
         if not wanted and not known_pks:
@@ -256,15 +259,15 @@ class Fold:
     def fold_sessions(self):
         first_seen, last_seen, agent_of, user_of = {}, {}, {}, {}
         for event in self.events:
-            session_id = getattr(event.body, "session_id", None)
+            session_id = event.stored.get("session_id")
             if not session_id:
                 continue
             first_seen.setdefault(session_id, event.timestamp)
             last_seen[session_id] = event.timestamp
-            if getattr(event.body, "agent_id", None):
-                agent_of.setdefault(session_id, self.agents[event.body.agent_id])
-            if getattr(event.body, "user_id", None):
-                user_of.setdefault(session_id, event.body.user_id)
+            if event.stored.get("agent_id"):
+                agent_of.setdefault(session_id, self.agents[event.stored["agent_id"]])
+            if event.stored.get("user_id"):
+                user_of.setdefault(session_id, event.stored["user_id"])
         if not first_seen:
             return
         for session in Session.objects.filter(workspace=self.workspace, session_id__in=first_seen):
@@ -301,7 +304,7 @@ class Fold:
     def fold_runs(self):
         created = []
         for event in self.events:
-            run_id = getattr(event.body, "run_id", None)
+            run_id = event.stored.get("run_id")
             if not run_id:
                 continue
             run = self.runs.get(run_id)
@@ -367,13 +370,13 @@ class Fold:
         An OTLP trace names its session on whichever span the agent code set it, and the root span
         (the run.start) usually arrives last. The run.start wins whatever the order.
         """
-        body, starts = event.body, event.type == "run.start"
-        session_id = getattr(body, "session_id", None)
+        starts = event.type == "run.start"
+        session_id = event.stored.get("session_id")
         if session_id and (starts or run.session_id is None):
             session = self.sessions[session_id]
             if run.session_id is None or run.session_id != session.pk:
                 self.run_dirty.set(run, session=session)
-        user_id = getattr(body, "user_id", None)
+        user_id = event.stored.get("user_id")
         if user_id and (starts or not run.user_id):
             self.run_dirty.set(run, user_id=user_id)
 
@@ -560,7 +563,7 @@ class Fold:
                     event_id=e.id,
                     type=e.type,
                     run=self.run_for(e),
-                    step_id=getattr(e.body, "step_id", None) or "",
+                    step_id=e.stored.get("step_id") or "",
                     timestamp=e.timestamp,
                     payload=e.stored,
                 )
