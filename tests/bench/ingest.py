@@ -20,7 +20,7 @@ from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Ta
 
 from .events import EventStream
 from .measure import Figure, NotMeasured, not_measured
-from .tables import max_id, reset_sequences
+from .tables import max_id, min_id, reset_sequences
 
 # Child tables first: the order rows are deleted in, reversed for COPY.
 WRITTEN = [TrackedEvent, ChatMessage, ModelCall, Event, Task, Run, Session, Agent]
@@ -303,7 +303,10 @@ def memory_figure(samples, events, target, server):
 def copy_workspace(source, target):
     """Read every row ingest wrote for `source`, then time a COPY of the same rows into the same
     tables for `target` (new keys, same foreign-key links). Returns (seconds, rows)."""
-    offsets = {model: max_id(model) for model in WRITTEN}
+    # The copies take the keys just past the table's last one. (Shifting by the last key alone doubled
+    # the sequences with every run, since the rows copied carry keys near it: bigint overflowed after
+    # a few dozen runs on one database.)
+    offsets = {model: max_id(model) - min_id(model, source) + 1 for model in WRITTEN}
     tables = {model._meta.db_table: model for model in WRITTEN}
     loads = []
     for model in reversed(WRITTEN):
