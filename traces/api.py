@@ -20,6 +20,7 @@ from pydantic import Field
 from backoffice.ratelimit import limit_ingest
 
 from .ingest import ingest_batch, summarize
+from .ingest.policy import storable_body
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
 
@@ -100,10 +101,18 @@ def ingest(request):
     if len(events) > settings.INGEST_MAX_EVENTS:
         detail = f"at most {settings.INGEST_MAX_EVENTS} events per batch"
         return Status(413, {"detail": detail, "field": "batch"})
-    outcome = summarize(ingest_batch(request.workspace, events))
-    if not outcome["rejected"]:
-        return Status(200, outcome)
-    return Status(400 if outcome["rejected"] == len(events) else 207, outcome)
+    outcome = summarize(ingest_batch(request.workspace, events, storable=storable_body(body)))
+    code = 200 if not outcome["rejected"] else 400 if outcome["rejected"] == len(events) else 207
+    # The answer is IngestOut already: rendered as it is, not validated again result by result
+    # (that took ~15 ms of a 1,000-event batch).
+    outcome["results"] = [dict(RESULT_DEFAULTS, **result) for result in outcome["results"]]
+    from backoffice.api import api  # backoffice.api imports this module
+
+    return api.create_response(request, outcome, status=code)
+
+
+# Every field of EventResult, in its order: results carry only those that apply.
+RESULT_DEFAULTS = dict.fromkeys(EventResult.model_fields)
 
 
 class RunOut(Schema):

@@ -105,7 +105,10 @@ def refresh_sessions(ids, widen=True):
             for name, value in values.items():
                 setattr(session, name, value)
             changed.append(session)
-    Session.objects.bulk_update(changed, SESSION_ROLLUPS, batch_size=500)
+    from traces.ingest import bulk  # traces.ingest imports this module
+
+    # With COPY on PostgreSQL: bulk_update's CASE WHEN per row and column took ~15 ms a batch to build.
+    bulk.update(Session, changed, SESSION_ROLLUPS)
 
 
 def refresh_costs(run_pks):

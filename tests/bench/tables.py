@@ -94,3 +94,13 @@ def max_id(model):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {model._meta.db_table}")  # noqa: S608
         return cursor.fetchone()[0]
+
+
+def min_id(model, workspace):
+    """The smallest key among a workspace's rows of this model, 0 when it has none."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(MIN(id), 0) FROM {model._meta.db_table} WHERE workspace_id = %s",  # noqa: S608
+            [workspace.pk],
+        )
+        return cursor.fetchone()[0]

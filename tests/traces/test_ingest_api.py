@@ -359,6 +359,21 @@ class BatchResultsTest(IngestTestCase):
         self.assertEqual(results[5]["field"], "event")
         self.assertEqual(Run.objects.count(), 1)
 
+    def test_the_answer_has_every_field_of_each_result_in_the_schema_order(self):
+        first = event("run.start", {"run_id": "r1", "agent_id": "bot"}, event_id="é1")
+        response = self.send([first, first, event("run.start", {"agent_id": "bot"}, event_id="e2")])
+        self.assertEqual(
+            (response.status_code, response["Content-Type"]), (207, "application/json; charset=utf-8")
+        )
+        self.assertEqual(
+            response.content.decode(),
+            '{"accepted": 1, "duplicates": 1, "rejected": 1, "results": ['
+            '{"index": 0, "id": "é1", "status": "accepted", "field": null, "reason": null}, '
+            '{"index": 1, "id": "é1", "status": "duplicate", "field": null, "reason": null}, '
+            '{"index": 2, "id": "e2", "status": "rejected", "field": "body.run_id", '
+            '"reason": "Field required"}]}',
+        )
+
     def test_a_batch_where_every_event_is_rejected_answers_400(self):
         response = self.send([event("run.start", {})])
         self.assertEqual(response.status_code, 400)
@@ -425,6 +440,48 @@ class BatchResultsTest(IngestTestCase):
         self.assertEqual(response.status_code, 200, response.content)
         stored = ChatMessage.objects.order_by("sequence").first().content
         self.assertEqual(stored, content.replace("\x00", "\ufffd"))
+
+    def test_unstorable_text_in_any_form_a_json_body_can_carry_is_stored_as_text(self):
+        # An upper-case escape, and a surrogate's raw bytes, which json.loads lets through.
+        body = json.dumps(
+            {
+                "batch": [
+                    event("message", {"session_id": "s1", "role": "user", "content": f"<{n}>"})
+                    for n in (1, 2)
+                ]
+            }
+        ).encode()
+        body = body.replace(b"<1>", b"a\\uD800b").replace(b"<2>", b"c\xed\xa0\x80d")
+        response = self.client.post(
+            "/api/v1/ingest",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        stored = list(ChatMessage.objects.order_by("content").values_list("content", flat=True))
+        self.assertEqual(stored, ["a?b", "c?d"])  # as make_storable replaces them
+
+    def test_nan_and_infinity_in_payloads_are_stored_as_null(self):
+        # json.loads reads them; PostgreSQL's JSON has no such numbers.
+        batch = [
+            event("run.start", {"run_id": "r1", "agent_id": "bot", "input": {"x": "<nan>"}}),
+            event("step.start", {"run_id": "r1", "step_id": "s", "name": "n", "input": ["<inf>"]}),
+            event("llm.call", {"run_id": "r1", "step_id": "s", "model": "m", "request": {"t": "<-inf>"}}),
+        ]
+        body = json.dumps({"batch": batch})
+        body = body.replace('"<nan>"', "NaN").replace('"<inf>"', "Infinity").replace('"<-inf>"', "-Infinity")
+        response = self.client.post(
+            "/api/v1/ingest",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(self.run_row().input, {"x": None})
+        self.assertEqual(Task.objects.get().input, [None])
+        self.assertEqual(ModelCall.objects.get().request, {"t": None})
+        self.assertEqual(Event.objects.get(type="run.start").payload["input"], {"x": None})
 
 
 class AuthTest(IngestTestCase):

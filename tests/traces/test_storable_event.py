@@ -2,7 +2,7 @@
 
 from django.test import SimpleTestCase
 
-from traces.ingest.policy import make_storable, storable_event
+from traces.ingest.policy import make_storable, storable_body, storable_event
 
 
 class StorableEventTest(SimpleTestCase):
@@ -17,3 +17,16 @@ class StorableEventTest(SimpleTestCase):
                 self.assertEqual(storable_event(raw), make_storable(raw))
         self.assertEqual(storable_event({"t": "a\x00b"})["t"], "a\ufffdb")
         self.assertEqual(storable_event({"t": "😀"})["t"], "😀")
+
+
+class StorableBodyTest(SimpleTestCase):
+    def test_a_body_is_storable_as_it_is_unless_its_bytes_may_hide_nul_or_a_surrogate(self):
+        clean = '{"batch": [{"t": "naïve 日本語 😀 \\u00e9 \\n <b>"}]}'
+        self.assertTrue(storable_body(clean.encode()))
+        for hidden in ("\\u0000", "\\ud800", "\\uDC00", "\\ud83d\\ude00"):
+            with self.subTest(hidden=hidden):
+                self.assertFalse(storable_body(clean.replace("<b>", hidden).encode()))
+        self.assertFalse(
+            storable_body(clean.encode().replace(b"<b>", "\ud800".encode("utf-8", "surrogatepass")))
+        )
+        self.assertFalse(storable_body(clean.encode("utf-16")))

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -33,7 +33,6 @@ from traces.models import (
     ChatRole,
     Event,
     ModelCall,
-    RedactionRule,
     Run,
     RunStatus,
     Session,
@@ -167,12 +166,15 @@ class Fold:
         self.new_task_runs = set()
 
     # -- helpers ------------------------------------------------------------------------------
+    # The ids an event names (run_id, session_id…) are read from its stored form, a dict the body is
+    # built from: the same values, where asking a body for a field its type lacks (an id kept as an
+    # extra, or none) costs pydantic a raised AttributeError.
 
     def of_type(self, *types):
         return [e for e in self.events if e.type in types]
 
     def run_for(self, event):
-        run_id = getattr(event.body, "run_id", None)
+        run_id = event.stored.get("run_id")
         return self.runs.get(run_id) if run_id else None
 
     # -- the fold -------------------------------------------------------------------------------
@@ -224,13 +226,13 @@ class Fold:
         )
 
     def load_runs(self):
-        run_ids = {getattr(e.body, "run_id", None) for e in self.events} - {None}
+        run_ids = {e.stored.get("run_id") for e in self.events} - {None}
         if run_ids:
             rows = Run.objects.filter(workspace=self.workspace, run_id__in=run_ids).defer(*RUN_PAYLOADS)
             self.runs = {r.run_id: r for r in rows}
 
     def fold_agents(self):
-        wanted = {e.body.agent_id for e in self.events if getattr(e.body, "agent_id", None)}
+        wanted = {e.stored["agent_id"] for e in self.events if e.stored.get("agent_id")}
         # A run started in an earlier batch keeps its agent, whose payload policy applies here too.
         known_pks = {r.agent_id for r in self.runs.values() if r.agent_id}
         if not wanted and not known_pks:
@@ -272,31 +274,32 @@ class Fold:
         return None
 
     def apply_policy(self):
-        redactor = policy.Redactor(RedactionRule.objects.filter(workspace=self.workspace, enabled=True))
+        """The agent's payload mode, on bodies already redacted (see ingest.redact). The fold reads the
+        body as stored: it is rebuilt where the mode changed it."""
         self.starts_by_run = defaultdict(list)
         for event in self.of_type("run.start"):
             self.starts_by_run[event.body.run_id].append(event)
         for event in self.events:
-            raw = event.body.model_dump(mode="json", exclude_unset=True)
-            raw = redactor.apply_to_body(raw)
+            raw = event.stored
             run_id = raw.get("run_id")
             agent = self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
-            raw = policy.apply_mode(raw, agent)
-            event.stored = raw
-            event.body = type(event.body).model_construct(**{**event.body.model_dump(), **raw})
+            stored = policy.apply_mode(raw, agent)
+            if stored is not raw:
+                event.body = type(event.body).model_construct(**stored)
+            event.stored = stored
 
     def fold_sessions(self):
         first_seen, last_seen, agent_of, user_of = {}, {}, {}, {}
         for event in self.events:
-            session_id = getattr(event.body, "session_id", None)
+            session_id = event.stored.get("session_id")
             if not session_id:
                 continue
             first_seen.setdefault(session_id, event.timestamp)
             last_seen[session_id] = event.timestamp
-            if getattr(event.body, "agent_id", None):
-                agent_of.setdefault(session_id, self.agents[event.body.agent_id])
-            if getattr(event.body, "user_id", None):
-                user_of.setdefault(session_id, event.body.user_id)
+            if event.stored.get("agent_id"):
+                agent_of.setdefault(session_id, self.agents[event.stored["agent_id"]])
+            if event.stored.get("user_id"):
+                user_of.setdefault(session_id, event.stored["user_id"])
         if not first_seen:
             return
         for session in Session.objects.filter(workspace=self.workspace, session_id__in=first_seen):
@@ -333,7 +336,7 @@ class Fold:
     def fold_runs(self):
         created = []
         for event in self.events:
-            run_id = getattr(event.body, "run_id", None)
+            run_id = event.stored.get("run_id")
             if not run_id:
                 continue
             run = self.runs.get(run_id)
@@ -399,13 +402,13 @@ class Fold:
         An OTLP trace names its session on whichever span the agent code set it, and the root span
         (the run.start) usually arrives last. The run.start wins whatever the order.
         """
-        body, starts = event.body, event.type == "run.start"
-        session_id = getattr(body, "session_id", None)
+        starts = event.type == "run.start"
+        session_id = event.stored.get("session_id")
         if session_id and (starts or run.session_id is None):
             session = self.sessions[session_id]
             if run.session_id is None or run.session_id != session.pk:
                 self.run_dirty.set(run, session=session)
-        user_id = getattr(body, "user_id", None)
+        user_id = event.stored.get("user_id")
         if user_id and (starts or not run.user_id):
             self.run_dirty.set(run, user_id=user_id)
 
@@ -440,11 +443,25 @@ class Fold:
                 created.append(task)
             self.fold_task_event(task, event, dirty)
         self.number_new_runs_tasks(created)
+        self.link_new_tasks_to_parents(created)
         bulk.insert(Task, created)
         for task in created:
             dirty.forget(task)
         dirty.save(Task)
         self.new_task_runs = {k[0] for k in keys}
+
+    def link_new_tasks_to_parents(self, created):
+        """Point new tasks at parents the batch knows before they are written (PostgreSQL, where keys
+        can be had first), as finish_runs would: it then rewrites only the tasks whose parent is not
+        known yet, instead of nearly every task just inserted (a second copy of each row)."""
+        if not bulk.on_postgresql():
+            return
+        bulk.assign_ids(Task, created)
+        for task in created:
+            if task.parent_step_id:
+                parent = self.tasks.get((task.run.run_id, task.parent_step_id))
+                if parent is not None and parent.pk is not None:
+                    task.parent = parent
 
     def number_new_runs_tasks(self, created):
         """Number the tasks of runs first seen in this batch as renumber() will, so that it finds nothing
@@ -578,7 +595,7 @@ class Fold:
                     event_id=e.id,
                     type=e.type,
                     run=self.run_for(e),
-                    step_id=getattr(e.body, "step_id", None) or "",
+                    step_id=e.stored.get("step_id") or "",
                     timestamp=e.timestamp,
                     payload=e.stored,
                 )
@@ -607,13 +624,11 @@ class Fold:
                 cost=Coalesce(Subquery(called.annotate(s=Sum("cost")).values("s")), Decimal(0)),
             )
         if task_runs:
-            Task.objects.filter(run__in=task_runs, parent__isnull=True).exclude(parent_step_id="").update(
-                parent=Subquery(
-                    Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("parent_step_id")).values("pk")[
-                        :1
-                    ]
-                )
-            )
+            # Tasks whose parent has arrived: one still missing is not rewritten with NULL again.
+            parents = Task.objects.filter(run=OuterRef("run"), step_id=OuterRef("parent_step_id"))
+            Task.objects.filter(run__in=task_runs, parent__isnull=True).exclude(parent_step_id="").filter(
+                Exists(parents)
+            ).update(parent=Subquery(parents.values("pk")[:1]))
             renumber("tasks", "run_id", "COALESCE(started_at, status_at)", "step_id", task_runs)
         if llm_runs:
             sums = (

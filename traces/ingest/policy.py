@@ -44,6 +44,19 @@ def storable_event(raw):
     return raw
 
 
+# How text PostgreSQL cannot store reaches a JSON body: a \u0000 or surrogate escape, or (json.loads
+# decodes bytes with surrogatepass) a surrogate's raw bytes; a NUL byte is also how UTF-16 and
+# UTF-32 bodies begin. Escapes of other \uDxxx characters and escaped backslashes match too: the
+# check may send a clean body through the walk, never the reverse.
+UNSTORABLE_IN_JSON = re.compile(rb"\\u0000|\\u[dD]|\xed[\xa0-\xbf]|\x00")
+
+
+def storable_body(body):
+    """Whether every text of a JSON request body is storable as it is, so its events need no walk.
+    One C-speed scan of the bytes instead of a JSON dump of each event."""
+    return UNSTORABLE_IN_JSON.search(body) is None
+
+
 def make_storable(value):
     if isinstance(value, str):
         return storable_text(value)
