@@ -13,6 +13,17 @@ from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
 CENT_FRACTION = Decimal("1e-10")  # the decimal places of the cost columns
+# The columns of a call the roll-up reads: all in the covering index model_call_latest.
+READ = (
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "latency_ms",
+    "cost",
+    "status",
+)
 
 
 @dataclass
@@ -48,26 +59,9 @@ def model_rollup(calls):
 def _postgresql_rollup(calls):
     """percentile_disc is the same nearest-rank percentile over the timed calls, without a window: the
     query reads the covering index model_call_latest alone and sorts once (300 → 70 ms over 86k calls)."""
-    inner, params = calls.values(
-        "model",
-        "provider",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "latency_ms",
-        "cost",
-        "status",
-    ).query.sql_with_params()
-    sql = f"""
-        SELECT model, provider, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens),
-               percentile_disc(0.50) WITHIN GROUP (ORDER BY latency_ms),
-               percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
-               SUM(cost), SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)
-        FROM ({inner}) AS calls
-        GROUP BY model, provider
-        ORDER BY COUNT(*) DESC, model, provider
-    """  # noqa: S608 - the inner query is Django's, with its parameters passed separately
-    return sql, params
+    inner, params = calls.values(*READ).query.sql_with_params()
+    percentiles = [f"percentile_disc({p}) WITHIN GROUP (ORDER BY latency_ms)" for p in ("0.50", "0.95")]
+    return _per_model(inner, *percentiles), params
 
 
 def _portable_rollup(calls):
@@ -77,29 +71,24 @@ def _portable_rollup(calls):
             RowNumber(), partition_by=group, order_by=[F("latency_ms").asc(nulls_last=True), F("id")]
         ),
         timed=Window(Count("latency_ms"), partition_by=group),
-    ).values(
-        "model",
-        "provider",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "latency_ms",
-        "cost",
-        "status",
-        "place",
-        "timed",
-    )
+    ).values(*READ, "place", "timed")
     inner, params = ranked.query.sql_with_params()
-    sql = f"""
+    percentiles = [
+        f"MIN(CASE WHEN latency_ms IS NOT NULL AND place >= {p} * timed THEN latency_ms END)"
+        for p in ("0.50", "0.95")
+    ]
+    return _per_model(inner, *percentiles), params
+
+
+def _per_model(inner, p50, p95):
+    """The roll-up over the rows of `inner` (Django's SQL), with the two percentiles given as SQL."""
+    return f"""
         SELECT model, provider, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens),
-               MIN(CASE WHEN latency_ms IS NOT NULL AND place >= 0.50 * timed THEN latency_ms END),
-               MIN(CASE WHEN latency_ms IS NOT NULL AND place >= 0.95 * timed THEN latency_ms END),
-               SUM(cost), SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)
-        FROM ({inner}) AS ranked
+               {p50}, {p95}, SUM(cost), SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)
+        FROM ({inner}) AS calls
         GROUP BY model, provider
         ORDER BY COUNT(*) DESC, model, provider
     """  # noqa: S608 - the inner query is Django's, with its parameters passed separately
-    return sql, params
 
 
 def _rows(query):
