@@ -11,7 +11,7 @@ from unittest import mock
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
@@ -30,6 +30,8 @@ from metrics.models import (
 )
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
+
+from .routing import assert_cards_read_as_rows, send_shuffled
 
 NOW = datetime(2026, 11, 20, 12, 34, 56, 789000, tzinfo=UTC)
 MIDNIGHT = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -145,23 +147,12 @@ class RollupMatchesEventsTest(HypothesisTestCase):
     @given(events=tracked_events, data=st.data(), cards=st.lists(counting_cards, min_size=1, max_size=3))
     def test_cards_read_from_the_roll_up_equal_cards_read_from_the_events(self, events, data, cards):
         # Sent through ingest in any order, split into batches, with some events sent again.
-        sent = [track(f"e{index}", *fields) for index, fields in enumerate(events)]
-        order = data.draw(st.permutations(sent))
-        resent = data.draw(st.lists(st.sampled_from(sent), max_size=5)) if sent else []
-        stream = order + resent
-        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=3)))
-        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-            if stream[start:end]:
-                ingest_batch(self.workspace, stream[start:end])
-
+        send_shuffled(
+            self.workspace, data, [track(f"e{index}", *fields) for index, fields in enumerate(events)]
+        )
         self.assertEqual(TrackedEvent.objects.filter(workspace=self.workspace).count(), len(events))
         self.assertEqual(stored_rollup(self.workspace), rollup_of_events(self.workspace))
-        for card in cards:
-            with CaptureQueriesContext(connection) as queries:
-                result = evaluate(card, self.workspace, now=NOW)
-            self.assertEqual(len(queries), 1)
-            event("read the roll-up" if "tracked_event_rollups" in queries[0]["sql"] else "read the events")
-            self.assertEqual(result, raw_result(card, self.workspace), card.__dict__)
+        assert_cards_read_as_rows(self, self.workspace, cards, NOW, raw_result, "tracked_event_rollups")
 
 
 class RollupTest(TestCase):

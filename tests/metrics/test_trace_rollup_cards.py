@@ -7,7 +7,7 @@ from unittest import mock
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
@@ -17,6 +17,8 @@ from metrics.models import Aggregation, Bucket, DashboardCard, Kind, Source, Tim
 from tests.events import BASE, workflow_run
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
+
+from .routing import assert_cards_read_as_rows, send_shuffled
 
 NOW = BASE + timedelta(days=5, hours=3, minutes=34, seconds=56, microseconds=789)
 DAY = 86400
@@ -116,18 +118,8 @@ class TraceCardsMatchRowsTest(HypothesisTestCase):
             sent += workflow_run(
                 f"r{index}", session_id=f"s{index}", agent_id=agent, start=start, steps=steps, fail=fail
             )
-        stream = data.draw(st.permutations(sent)) + data.draw(st.lists(st.sampled_from(sent), max_size=5))
-        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=3)))
-        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-            if stream[start:end]:
-                ingest_batch(self.workspace, stream[start:end])
-
-        for card in cards:
-            with CaptureQueriesContext(connection) as queries:
-                result = evaluate(card, self.workspace, now=NOW)
-            self.assertEqual(len(queries), 1)
-            event("read the roll-ups" if "trace_rollups" in queries[0]["sql"] else "read the rows")
-            self.assertEqual(result, raw_result(card, self.workspace), card.__dict__)
+        send_shuffled(self.workspace, data, sent)
+        assert_cards_read_as_rows(self, self.workspace, cards, NOW, raw_result, "trace_rollups")
 
 
 class DefaultCardsTest(TestCase):
