@@ -80,11 +80,13 @@ class RunStatus(models.TextChoices):
 class Run(models.Model):
     """One execution (WorkflowState)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
+    # No single-column indexes on the workspace and the session: run_latest and run_by_session start
+    # with them, and every index less is a write less for each run ingested.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs", db_index=False)
     run_id = models.CharField(max_length=200)
     invocation_id = models.CharField(max_length=8)
     session = models.ForeignKey(
-        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs", db_index=False
     )
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     user_id = models.CharField(max_length=200, blank=True)
@@ -179,8 +181,10 @@ class TaskStatus(models.TextChoices):
 class Task(models.Model):
     """One node, step or span of a run."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tasks")
+    # Indexed through task_by_time (workspace, …) and task_unique_step (run, …): a single-column index
+    # of each would only cost ingest a write per task.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     step_id = models.CharField(max_length=200)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
@@ -220,8 +224,9 @@ class Task(models.Model):
 class ModelCall(models.Model):
     """One model call (ModelCallStat)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="model_call_stats")
+    # Indexed through model_call_latest (workspace, …) and model_call_unique_id (run, …).
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="model_call_stats", db_index=False)
     task = models.ForeignKey(
         Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_calls"
     )
@@ -394,10 +399,13 @@ class ChatMessage(models.Model):
 class Event(models.Model):
     """The append-only log: one row per accepted event."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # Indexed through event_unique_id (workspace, …) and event_by_run (run, …).
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     event_id = models.CharField(max_length=200, help_text="The client's id: the idempotency key.")
     type = models.CharField(max_length=32)
-    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     step_id = models.CharField(max_length=200, blank=True)
     timestamp = models.DateTimeField()
     payload = models.JSONField(default=dict)
