@@ -18,7 +18,7 @@ from traces.ingest.pricing import PriceBook
 from traces.keyset import past
 from traces.models import ModelCall
 from traces.rollups import refresh_costs
-from traces.trace_rollups import Bracket, Scope
+from traces.trace_rollups import Scope, add, subtract
 
 from .models import CostRecomputeJob, JobStatus
 
@@ -94,12 +94,11 @@ def step(job_id, workspace, batch=BATCH):
         if changed:
             # The ingest lock from here to the commit: the roll-up delta must not interleave with a fold.
             lock_workspace(workspace)
-            runs = {call.run_id for call in changed}
-            with Bracket(Scope.of(runs=runs)):
-                ModelCall.objects.bulk_update(
-                    changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH
-                )
-                refresh_costs(runs)
+            runs = Scope.of(runs={call.run_id for call in changed})
+            subtract(runs)
+            ModelCall.objects.bulk_update(changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH)
+            refresh_costs(runs.runs)
+            add(runs)
         job.done += len(rows)
         job.changed += len(changed)
         if rows:

@@ -163,8 +163,8 @@ def _all_match(queryset, spec, rules, prefix):
 def _base_rows(card, spec, rows, bucket_expr, weight):
     """The base rows of a card from `rows` (a queryset of the spec's model, already limited in time).
 
-    `weight` is how many rows a base row stands for: 1, or Sum("events") over roll-up rows, which
-    also groups them by the other columns (fewer rows for the outer query to rank and aggregate).
+    `weight` is how many rows a base row stands for: 1, or the sum of a roll-up's count column, which
+    also groups roll-up rows by the other columns (fewer rows for the outer query to rank and aggregate).
     """
     filters = card.filters or []
     # An "is" filter on a plain text column becomes a bare `column = value`, which an index can
@@ -177,7 +177,7 @@ def _base_rows(card, spec, rows, bucket_expr, weight):
     rows, in_condition = _all_match(rows, spec, card.condition or [], "c")
 
     prop = spec.resolve(card.property) if card.aggregation in NEEDS_PROPERTY else None
-    breakdown = spec.resolve(card.breakdown) if card.breakdown and card.kind not in FIGURES else None
+    breakdown = spec.resolve(_breakdown(card))
     numeric = prop is not None and card.aggregation in NEEDS_NUMBERS
     distinct = prop is not None and card.aggregation == Aggregation.DISTINCT_COUNT
     columns = {
@@ -224,20 +224,28 @@ def _whole_days(start, end, cuts):
 TRACE_ROLLUP_AGGREGATIONS = {Aggregation.COUNT, Aggregation.RATE, Aggregation.SUM}
 
 
+def _rules(card):
+    return [*(card.filters or []), *(card.condition or [])]
+
+
+def _breakdown(card):
+    """The property the card breaks down by; figures show one value, so none."""
+    return card.breakdown if card.kind not in FIGURES else ""
+
+
 def _daily_spec(card):
     """(the roll-up spec a card can read whole days from, the JSON keys it reads), or (None, None)."""
     if card.source == Source.EVENTS:
         keys = _json_keys(card) if card.aggregation in COUNTING else None
         return (DAILY_EVENTS, keys) if keys is not None else (None, None)
-    rules = [*(card.filters or []), *(card.condition or [])]
+    rules = _rules(card)
     # The roll-ups keep a missing text as '', where the rows may hold NULL: only a rule that
     # compares with '' could tell them apart.
     if card.aggregation not in TRACE_ROLLUP_AGGREGATIONS or any(
         rule["operator"] not in VALUELESS_OPERATORS and rule.get("value", "") == "" for rule in rules
     ):
         return None, None
-    breakdown = card.breakdown if card.kind not in FIGURES else ""
-    if not rollup_spec.covers(card.source, card.aggregation, card.property, breakdown, rules):
+    if not rollup_spec.covers(card.source, card.aggregation, card.property, _breakdown(card), rules):
         return None, None
     return DAILY_TRACES[card.source], []
 
@@ -245,12 +253,12 @@ def _daily_spec(card):
 def _json_keys(card):
     """The JSON keys a count or rate card reads, or None when it reads something the roll-up lacks."""
     spec = SOURCES[Source.EVENTS]
-    rules = [*(card.filters or []), *(card.condition or [])]
+    rules = _rules(card)
     if any(rule["operator"] in NUMERIC_OPERATORS for rule in rules):
         return None  # numbers are not kept in the roll-up
     keys = [rule["property"] for rule in rules]
-    if card.breakdown and card.kind not in FIGURES:
-        keys.append(card.breakdown)
+    if _breakdown(card):
+        keys.append(_breakdown(card))
     props = [spec.resolve(key) for key in keys]
     if any(prop is None or (prop.column and prop.key != "$name") for prop in props):
         return None
@@ -279,18 +287,16 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
     """
     spec = SOURCES[card.source]
     time = spec.time_field
-    rows = spec.queryset(workspace)
-    if card.source == Source.EVENTS and card.event_name:
-        rows = rows.filter(name=card.event_name)
+    # A card over one business event: the events and their roll-up both have its name.
+    named = {"name": card.event_name} if card.source == Source.EVENTS and card.event_name else {}
+    rows = spec.queryset(workspace).filter(**named)
     daily_spec, keys = _daily_spec(card)
     days = _whole_days(start, end, cuts) if daily_spec and bucket != Bucket.HOUR else None
     if days is None:
         in_range = rows.filter(**{f"{time}__gte": start, f"{time}__lt": end})
         return [_base_rows(card, spec, in_range, raw_bucket, Value(1))]
     first, last, split = days
-    daily = daily_spec.queryset(workspace).filter(day__gte=first.date(), day__lt=last.date())
-    if card.source == Source.EVENTS and card.event_name:
-        daily = daily.filter(name=card.event_name)
+    daily = daily_spec.queryset(workspace).filter(day__gte=first.date(), day__lt=last.date(), **named)
     rollup_end_day, rollup_end = Value(last.date()), Value(last)
     if keys:
         unkept = Exists(daily.filter(reduce(or_, (JsonIsObject("dimensions", key) for key in keys))))
@@ -302,9 +308,8 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
         | Q(**{f"{time}__gte": rollup_end, f"{time}__lt": end})
         | _ranges(time, [(day, day + DAY) for day in split])
     )
-    weight = Sum("events") if card.source == Source.EVENTS else Sum("n")
     return [
-        _base_rows(card, daily_spec, daily, daily_bucket, weight),
+        _base_rows(card, daily_spec, daily, daily_bucket, Sum(daily_spec.count_field)),
         _base_rows(card, spec, events, raw_bucket, Value(1)),
     ]
 

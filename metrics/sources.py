@@ -75,6 +75,8 @@ class SourceSpec:
     json_field: str
     json_prefix: str
     columns: tuple
+    # A roll-up's column of how many rows each of its rows stands for; "" for the rows themselves.
+    count_field: str = ""
 
     def queryset(self, workspace):
         return self.model.objects.filter(workspace=workspace)
@@ -185,6 +187,7 @@ DAILY_EVENTS = SourceSpec(
     json_field="dimensions",
     json_prefix="",
     columns=(Column("$name", "Event name", "name"),),
+    count_field="events",
 )
 
 
@@ -221,6 +224,7 @@ def _daily_traces(source):
         json_field="",
         json_prefix=spec.json_prefix,
         columns=tuple(columns),
+        count_field="n",
         rollup_source=source,
     )
 

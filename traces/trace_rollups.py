@@ -230,9 +230,14 @@ def _selects(scope, sign, vendor):
     return parts
 
 
+def _union(parts):
+    """The (SELECT, params) parts as one SELECT and its params."""
+    return " UNION ALL ".join(sql for sql, _ in parts), [param for _, params in parts for param in params]
+
+
 def _upsert(parts):
     """One statement that adds the signed rows of all the SELECTs into the table."""
-    union = " UNION ALL ".join(sql for sql, _ in parts)
+    union, params = _union(parts)
     updates = ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in MEASURES)
     # `WHERE true`: SQLite cannot otherwise tell an upsert's ON from a join's.
     # Every name is a constant of this module; ids travel as parameters.
@@ -240,7 +245,7 @@ def _upsert(parts):
         f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT * FROM ({union}) AS delta WHERE true "  # noqa: S608
         f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
     )
-    return sql, [param for _, params in parts for param in params]
+    return sql, params
 
 
 def _apply(scope, sign):
@@ -260,21 +265,6 @@ def subtract(scope):
 def add(scope):
     """After writing: add the scope's rows as they are now. One statement."""
     _apply(scope, "")
-
-
-class Bracket:
-    """subtract() on entry, add() on exit (not after an exception: the transaction is rolled back)."""
-
-    def __init__(self, scope):
-        self.scope = scope
-
-    def __enter__(self):
-        subtract(self.scope)
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        if kind is None:
-            add(self.scope)
 
 
 def _whole(workspace_pk, vendor):
@@ -302,14 +292,10 @@ def rebuild(workspace=None):
     for pk in pks:
         with transaction.atomic():
             lock_workspace(Workspace(pk=pk))
-            parts = _whole(pk, connection.vendor)
-            union = " UNION ALL ".join(sql for sql, _ in parts)
+            union, params = _union(_whole(pk, connection.vendor))
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {TABLE} WHERE workspace_id = %s", [pk])  # noqa: S608
-                cursor.execute(
-                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) {union}",  # noqa: S608
-                    [param for _, params in parts for param in params],
-                )
+                cursor.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) {union}", params)  # noqa: S608
 
 
 def prune(workspace):
@@ -341,9 +327,8 @@ def current_rows(workspace):
 
 def rebuilt_rows(workspace):
     """The rows rebuild() would write for a workspace, without writing them: {key: measures}."""
-    parts = _whole(workspace.pk, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps])
+        cursor.execute(*_union(_whole(workspace.pk, connection.vendor)))
         return dict(_normal(row) for row in cursor.fetchall())
 
 
