@@ -24,8 +24,6 @@ from .models import CostRecomputeJob, JobStatus
 
 BATCH = 500
 ZERO = Decimal(0)
-# The money columns keep 10 decimal places: compare at that precision, as stored.
-CENT_FRACTION = Decimal("1e-10")
 
 
 def period_bounds(job):
@@ -86,7 +84,7 @@ def step(job_id, workspace, batch=BATCH):
             priced = prices.cost(
                 call.model, call.created_at, call.prompt_tokens, call.completion_tokens, call.cached_tokens
             )
-            input_cost, output_cost = (value.quantize(CENT_FRACTION) for value in priced or (ZERO, ZERO))
+            input_cost, output_cost = priced or (ZERO, ZERO)
             new = (input_cost, output_cost, input_cost + output_cost)
             if new != (call.input_cost, call.output_cost, call.cost):
                 call.input_cost, call.output_cost, call.cost = new

@@ -1,5 +1,7 @@
 """The run record. Table names are the contract with engines that write to the database directly."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -7,6 +9,7 @@ from django.utils import timezone
 from backoffice.models import Workspace
 
 MONEY = {"max_digits": 20, "decimal_places": 10, "default": 0}
+CENT_FRACTION = Decimal(1).scaleb(-MONEY["decimal_places"])  # the smallest amount a cost column holds
 
 
 class PayloadMode(models.TextChoices):

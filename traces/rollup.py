@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
-CENT_FRACTION = Decimal("1e-10")  # the decimal places of the cost columns
+from traces.models import CENT_FRACTION
+
 # The columns of a call the roll-up reads: all in the covering index model_call_latest.
 READ = (
     "model",

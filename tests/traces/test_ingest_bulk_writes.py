@@ -9,10 +9,10 @@ from django.db import connection, transaction
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
 
-from tests.events import event
+from tests.events import event, workflow_run
 from tests.factories import make_workspace
 from traces.ingest import bulk, dump_payloads, ingest_batch, stored_event_ids, text_array
-from traces.models import ModelCall, Run, Task
+from traces.models import ModelCall, ModelPrice, Run, Task
 
 
 def llm_call(call_id, tokens, at):
@@ -178,6 +178,42 @@ class ParentLinksTest(TestCase):
         )
         parents = dict(Task.objects.values_list("step_id", "parent__step_id"))
         self.assertEqual(parents, {"s1": None, "t1": "s1", "s2": "later", "later": None})
+
+
+@skipUnless(connection.vendor == "postgresql", "the counts of rewritten rows are PostgreSQL's")
+class WrittenOnceTest(TestCase):
+    """A batch of whole runs writes each run, task and message once: the totals, numbers and traces the
+    fold derives from the stored rows are right as first written (each rewrite copies a ~1 KB row)."""
+
+    def test_a_batch_of_whole_new_runs_rewrites_no_run_task_or_message(self):
+        workspace = make_workspace()
+        # Priced from the table, in amounts with more decimals than the cost columns keep.
+        ModelPrice.objects.create(model_pattern="acme-*", input_per_million="2.123456", output_per_million=10)
+        events = workflow_run("r1", session_id="c1") + workflow_run("r2", session_id="c1", start=10)
+        unpriced = [
+            event("run.start", {"run_id": "r3", "agent_id": "a", "session_id": "c2"}, at=20),
+            event("message", {"run_id": "r3", "session_id": "c2", "role": "user", "content": "hi"}, at=20.1),
+            event("step.start", {"run_id": "r3", "step_id": "b", "name": "second"}, at=21),
+            event("step.start", {"run_id": "r3", "step_id": "a", "name": "first"}, at=20.5),
+            event("tool.call", {"run_id": "r3", "step_id": "t", "tool": "x", "parent_id": "a"}, at=20.6),
+        ]
+        for n, tokens in enumerate((333, 777, 333)):  # c0 comes twice: the first is kept
+            body = {"run_id": "r3", "step_id": "a", "call_id": f"c{n % 2}", "model": "acme-large"}
+            unpriced.append(
+                event("llm.call", {**body, "prompt_tokens": tokens, "completion_tokens": 7}, at=22 + n)
+            )
+        before = {table: rows_updated(table) for table in ("runs", "tasks", "chat_messages")}
+        ingest_batch(workspace, events + unpriced)
+        after = {table: rows_updated(table) - before[table] for table in before}
+        self.assertEqual(after, {"runs": 0, "tasks": 0, "chat_messages": 0})
+        run = Run.objects.get(run_id="r3")
+        # 333 × 2.123456 / 1M = 0.000707110848 is kept as 0.0007071108; 777 → 0.0016499253.
+        cost = Decimal("0.0007071108") + Decimal("0.00007") + Decimal("0.0016499253") + Decimal("0.00007")
+        self.assertEqual(
+            (run.model_calls, run.prompt_tokens, run.cost, run.trace), (2, 1110, cost, ["first", "second"])
+        )
+        task = Task.objects.get(run=run, step_id="a")
+        self.assertEqual((task.total_tokens, task.cost), (1124, cost))
 
 
 class DumpPayloadsTest(SimpleTestCase):

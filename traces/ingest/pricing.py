@@ -5,7 +5,7 @@ from fnmatch import fnmatchcase
 
 from django.db.models import Q
 
-from traces.models import ModelPrice
+from traces.models import CENT_FRACTION, ModelPrice
 
 MILLION = Decimal(1_000_000)
 
@@ -44,11 +44,12 @@ class PriceBook:
         return self._cache[key]
 
     def cost(self, model, when, prompt_tokens, completion_tokens, cached_tokens):
-        """(input cost, output cost) in dollars, or None when no price matches."""
+        """(input cost, output cost) in dollars at the cost columns' precision, or None when no price
+        matches. Each part is rounded as stored, so their sum is the stored total."""
         price = self.find(model, when)
         if price is None:
             return None
         uncached = max(prompt_tokens - cached_tokens, 0)
         input_cost = (uncached * price.input_per_million + cached_tokens * price.cached_per_million) / MILLION
         output_cost = completion_tokens * price.output_per_million / MILLION
-        return input_cost, output_cost
+        return input_cost.quantize(CENT_FRACTION), output_cost.quantize(CENT_FRACTION)
