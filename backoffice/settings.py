@@ -121,6 +121,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The rows of the long lists only: see backoffice.jinja.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "backoffice.jinja.environment"},
+    },
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -102,3 +102,15 @@ class ModelCallQueriesTest(DrilldownTestCase):
                 make_model_call(run, model=f"model-{i % 7}", latency_ms=i, step_id="s" if i % 2 else "")
             with self.assertNumQueries(6):
                 self.client.get(self.url("model-calls/"))
+
+
+class ModelCallRowsEscapeTest(DrilldownTestCase):
+    def test_models_providers_and_steps_are_escaped(self):
+        run = make_run(self.workspace, run_id="r<1>")
+        make_model_call(run, model="m<script>", provider="p&q", step_id="s<b>")
+        self.as_("viewer")
+        body = self.client.get(self.url("model-calls/")).content.decode()
+        self.assertIn("<td>m&lt;script&gt;</td>", body)
+        self.assertIn("p&amp;q", body)
+        self.assertIn("/runs/r%3C1%3E/tasks/s%3Cb%3E/", body)
+        self.assertNotIn("<script>", body.split("</head>")[1])

@@ -116,3 +116,16 @@ class RunListQueriesTest(DrilldownTestCase):
             url = response.context["older_url"]
         self.assertEqual(len(seen), 120)
         self.assertEqual(len(set(seen)), 120)
+
+
+class RunRowsEscapeTest(DrilldownTestCase):
+    def test_ids_names_and_workflows_are_escaped_in_text_and_links(self):
+        agent = make_agent(self.workspace, agent_id="a<b>", name="Bot <i>ß</i>")
+        make_run(self.workspace, run_id='r/<x>&"1"', agent=agent, workflow="w <b>&</b> 漢")
+        self.as_("viewer")
+        body = self.client.get(self.url("runs/")).content.decode()
+        self.assertIn("r/&lt;x&gt;&amp;&#34;1&#34;</a>", body)
+        self.assertIn('href="/w/acme/runs/r%2F%3Cx%3E%26%221%22/"', body)
+        self.assertIn("Bot &lt;i&gt;ß&lt;/i&gt;", body)
+        self.assertIn("w &lt;b&gt;&amp;&lt;/b&gt; 漢</a>", body)
+        self.assertNotIn("<b>", body)

@@ -3,8 +3,10 @@
 from decimal import Decimal
 
 from django import template
+from django.template import engines
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from traces.json_html import json_html
 
@@ -95,3 +97,12 @@ def error_message(error):
                 return error[key]
         return ", ".join(f"{k}: {v}" for k, v in error.items())
     return "" if error is None else str(error)
+
+
+@register.simple_tag(takes_context=True)
+def rows(context, template_name, items):
+    """The rows of a long list, rendered by the Jinja2 template `template_name` (see backoffice.jinja)
+    with `rows` and the link prefixes of the layout."""
+    names = ("runs_url", "conversations_url", "workflows_url")
+    values = {"rows": items, **{name: context.get(name) for name in names}}
+    return mark_safe(engines["jinja2"].get_template(template_name).render(values))  # noqa: S308 - Jinja2 escaped it
