@@ -7,11 +7,12 @@ from django.test import Client
 
 from backoffice.models import ApiKey, Workspace
 
+from .autovacuum import Autovacuum
 from .dashboards import dashboard_figures
 from .dataset import USER
 from .export import export_figure
 from .follow import follow_figure
-from .ingest import Server, ingest_figures
+from .ingest import Server, ingest_figures, written_tables
 from .measure import NotMeasured, not_measured, page_figure
 from .otlp import otlp_figure
 
@@ -105,23 +106,32 @@ def export_size(facts):
 def all_figures(facts, options, out):
     figures = []
     if not options.skip_ingest:
-        if options.no_server:
-            client = Client(HTTP_HOST="localhost")
-            figures += ingest_figures(facts, events=options.events, clients=1, client=client, out=out)
-            figures.append(otlp_figure(spans=options.spans, clients=1, client=client))
-            figures.append(follow_figure(events=FOLLOW_EVENTS, committed=False))
-            figures.append(export_figure(facts, reviews=export_size(facts), server=None))
-        else:
-            try:
-                with Server(options.port, options.workers) as server:
-                    figures += ingest_figures(
-                        facts, events=options.events, clients=options.clients, server=server, out=out
-                    )
-                    figures.append(otlp_figure(spans=options.spans, clients=options.clients, server=server))
-                    figures.append(export_figure(facts, reviews=export_size(facts), server=server))
-                figures.append(follow_figure(events=FOLLOW_EVENTS, committed=True))
-            except NotMeasured as exc:
-                figures.append(not_measured("Ingest through gunicorn", "≥ 5,000 events/s", str(exc)))
+        with Autovacuum(written_tables()) as autovacuum:
+            figures += write_figures(facts, options, out)
+        out.write(f"  {autovacuum.summary()} during the writes\n")
     figures += read_figures(facts, options.repeats)
     figures += dashboard_figures(facts, options.repeats)
+    return figures
+
+
+def write_figures(facts, options, out):
+    if options.no_server:
+        client = Client(HTTP_HOST="localhost")
+        return [
+            *ingest_figures(facts, events=options.events, clients=1, client=client, out=out),
+            otlp_figure(spans=options.spans, clients=1, client=client),
+            follow_figure(events=FOLLOW_EVENTS, committed=False),
+            export_figure(facts, reviews=export_size(facts), server=None),
+        ]
+    figures = []
+    try:
+        with Server(options.port, options.workers) as server:
+            figures += ingest_figures(
+                facts, events=options.events, clients=options.clients, server=server, out=out
+            )
+            figures.append(otlp_figure(spans=options.spans, clients=options.clients, server=server))
+            figures.append(export_figure(facts, reviews=export_size(facts), server=server))
+        figures.append(follow_figure(events=FOLLOW_EVENTS, committed=True))
+    except NotMeasured as exc:
+        figures.append(not_measured("Ingest through gunicorn", "≥ 5,000 events/s", str(exc)))
     return figures

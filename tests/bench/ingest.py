@@ -209,6 +209,10 @@ def post_all(poster, bodies, clients, stored, on_batch=lambda: None):
     return time.perf_counter() - started, total[0]
 
 
+def written_tables():
+    return [model._meta.db_table for model in WRITTEN] + ["trace_rollups", "tracked_event_rollups"]
+
+
 def scratch_workspace(label):
     stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
     return Workspace.objects.create(slug=f"bench-{label}-{stamp}", name=f"Bench {label}")
