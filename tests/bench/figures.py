@@ -108,7 +108,8 @@ def all_figures(facts, options, out):
     if not options.skip_ingest:
         with Autovacuum(written_tables()) as autovacuum:
             figures += write_figures(facts, options, out)
-        out.write(f"  {autovacuum.summary()} during the writes\n")
+        if autovacuum.summary():
+            out.write(f"  {autovacuum.summary()} during the writes\n")
     figures += read_figures(facts, options.repeats)
     figures += dashboard_figures(facts, options.repeats)
     return figures

@@ -18,6 +18,7 @@ few set-based updates.
 """
 
 import hashlib
+import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -471,14 +472,9 @@ class Fold:
         """Number the tasks of runs first seen in this batch as renumber() will, so that it finds nothing
         to rewrite: a rewrite copies each ~1 KB row and its index entries once more. (Where text
         collation orders step ids differently, renumber() still sets the right numbers.)"""
-        by_run = defaultdict(list)
-        for task in created:
-            if task.run.run_id in self.new_runs:
-                by_run[task.run.run_id].append(task)
-        for tasks in by_run.values():
-            tasks.sort(key=task_order)
-            for place, task in enumerate(tasks, 1):
-                task.sequence = place
+        new = [task for task in created if task.run.run_id in self.new_runs]
+        for task, place in places(new, lambda task: task.run.run_id, task_order):
+            task.sequence = place
 
     def prefill_totals(self, runs, tasks, calls):
         """Give the new runs and tasks the token and cost totals, and the runs the trace, that
@@ -731,14 +727,18 @@ class Fold:
 def number_new_sessions_messages(messages, new_sessions):
     """Number the messages of conversations first seen in this batch as renumber() will, so that it
     finds nothing to rewrite."""
-    by_session = defaultdict(list)
-    for message in messages:
-        if id(message["session"]) in new_sessions:
-            by_session[id(message["session"])].append(message)
-    for rows in by_session.values():
-        rows.sort(key=lambda m: (m["created_at"], m["event_id"]))
-        for place, message in enumerate(rows, 1):
-            message["sequence"] = place
+    new = [message for message in messages if id(message["session"]) in new_sessions]
+    for message, place in places(new, lambda m: id(m["session"]), lambda m: (m["created_at"], m["event_id"])):
+        message["sequence"] = place
+
+
+def places(rows, partition, order):
+    """(row, place) for each row: its 1-based place within its partition, in `order`."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[partition(row)].append(row)
+    for group in groups.values():
+        yield from zip(sorted(group, key=order), itertools.count(1))
 
 
 def add_up_task_calls(runs):
