@@ -22,6 +22,29 @@ def role_in(user, workspace):
     return Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
 
 
+def open_workspace(user, slug):
+    """(workspace, role, the workspaces the user may switch to) for the workspace `slug`, or
+    (None, None, …) when the user may not open it. Hits the database once for a member.
+
+    A member's memberships are few: reading them all, with their workspaces, serves both the access
+    check and the layout's switcher in one query. A superuser may open any of all the workspaces,
+    which are not read unless the layout lists them (`switcher` is then a callable).
+    """
+    if user.is_superuser:
+        found = Workspace.objects.filter(slug=slug).first()
+        return found, Role.ADMIN if found else None, lambda: list(Workspace.objects.only("slug", "name"))
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("workspace")
+        .order_by("workspace__name", "workspace__id")
+    )
+    current = next((m for m in memberships if m.workspace.slug == slug), None)
+    switcher = [m.workspace for m in memberships]
+    if current is None:
+        return None, None, switcher
+    return current.workspace, current.role, switcher
+
+
 def role_allows(role, needed):
     return role is not None and ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed)
 
@@ -36,23 +59,14 @@ def workspace_view(role=Role.VIEWER):
     def decorator(view):
         @wraps(view)
         def wrapper(request, workspace, *args, **kwargs):
-            if request.user.is_superuser:
-                found = Workspace.objects.filter(slug=workspace).first()
-                member_role = Role.ADMIN if found else None
-            else:
-                membership = (
-                    Membership.objects.select_related("workspace")
-                    .filter(user=request.user, workspace__slug=workspace)
-                    .first()
-                )
-                found = membership.workspace if membership else None
-                member_role = membership.role if membership else None
+            found, member_role, switcher = open_workspace(request.user, workspace)
             if found is None:
                 raise Http404("No such workspace")
             if not role_allows(member_role, role):
                 raise PermissionDenied(f"This needs the {role} role")
             request.workspace = found
             request.role = member_role
+            request.switcher_workspaces = switcher
             return view(request, *args, **kwargs)
 
         wrapper.required_role = role

@@ -130,6 +130,10 @@ TEMPLATES = [
     },
 ]
 
+# Form widgets render through Jinja2 (Django ships their templates): the Django engine spent ~0.3 ms
+# on each widget of the lists' filter forms, more than the rows of the list cost.
+FORM_RENDERER = "django.forms.renderers.Jinja2"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -42,11 +42,11 @@ class HomeTest(TestCase):
 
     def test_the_query_count_does_not_grow_with_the_rows(self):
         self.client.force_login(self.cast["viewer"])
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get("/w/acme/")
         for _ in range(20):
             make_run(self.workspace, status="failed")
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get("/w/acme/")
 
     def test_the_root_sends_a_user_to_their_workspace(self):
@@ -64,8 +64,14 @@ class HomeTest(TestCase):
         from backoffice.models import Membership
 
         Membership.objects.create(user=self.cast["viewer"], workspace=other, role=Role.VIEWER)
+        make_workspace(name="Gamma corp")
         self.client.force_login(self.cast["viewer"])
-        self.assertContains(self.client.get("/w/acme/"), "Beta corp")
+        response = self.client.get("/w/acme/")
+        self.assertContains(response, "Beta corp")
+        self.assertNotContains(response, "Gamma corp")
+        self.assertEqual(
+            [w.name for w in response.context["switcher_workspaces"]], sorted(["Beta corp", "Acme"])
+        )
 
 
 class CreateApiKeyCommandTest(TestCase):

@@ -38,11 +38,11 @@ class ApiKeyPageTests(TestCase):
 
     def test_it_issues_the_same_number_of_queries_for_few_and_many_keys(self):
         make_api_key(self.workspace)
-        with self.assertNumQueries(5):
+        with self.assertNumQueries(4):
             self.client.get(url(self.workspace))
         for _ in range(15):
             make_api_key(self.workspace)
-        with self.assertNumQueries(5):
+        with self.assertNumQueries(4):
             self.client.get(url(self.workspace))
 
     def test_a_new_key_is_shown_once_and_then_only_its_prefix(self):

@@ -37,11 +37,11 @@ class MembersPageTests(TestCase):
 
     def test_it_issues_the_same_number_of_queries_for_few_and_many_members(self):
         self.client.force_login(self.cast["admin"])
-        with self.assertNumQueries(5):
+        with self.assertNumQueries(4):
             self.client.get(url(self.workspace))
         for _ in range(15):
             make_member(self.workspace, Role.VIEWER)
-        with self.assertNumQueries(5):
+        with self.assertNumQueries(4):
             self.client.get(url(self.workspace))
 
     def test_the_nav_shows_settings_to_admins_only(self):

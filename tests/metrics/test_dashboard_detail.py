@@ -104,11 +104,11 @@ class DashboardDetailTest(TestCase):
         self.client.force_login(self.cast["admin"])
         for _ in range(2):
             make_run(self.workspace, started_at=timezone.now() - timedelta(hours=1))
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get(url(self.workspace))
         for _ in range(18):
             make_run(self.workspace, started_at=timezone.now() - timedelta(hours=1))
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get(url(self.workspace))
 
     def test_it_opens_another_dashboard_by_its_slug(self):

@@ -100,7 +100,7 @@ class ModelCallQueriesTest(DrilldownTestCase):
         for count in (2, 198):
             for i in range(count):
                 make_model_call(run, model=f"model-{i % 7}", latency_ms=i, step_id="s" if i % 2 else "")
-            with self.assertNumQueries(6):
+            with self.assertNumQueries(5):
                 self.client.get(self.url("model-calls/"))
 
 

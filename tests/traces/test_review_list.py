@@ -173,8 +173,8 @@ class ReviewQueueQueriesTest(TestCase):
         self.client.force_login(self.cast["reviewer"])
         for count in (2, 18):
             self.add_reviews(count)
-            # session, user, membership, agents, assignees, reviews, workspace switcher
-            with self.assertNumQueries(7):
+            # session, user, memberships (and the switcher's list), agents, assignees, reviews
+            with self.assertNumQueries(6):
                 response = self.client.get("/w/acme/reviews/")
             with self.assertNumQueries(0):
                 rows = list(response.context["rows"])

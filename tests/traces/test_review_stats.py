@@ -100,6 +100,6 @@ class ReviewStatsPageTest(TestCase):
         for count in (2, 18):
             for _ in range(count):
                 make_review(make_run(self.workspace, agent=self.agent))
-            # session, user, membership, agents, totals, opened, resolved, per agent, switcher
-            with self.assertNumQueries(9):
+            # session, user, memberships (the switcher too), agents, totals, opened, resolved, per agent
+            with self.assertNumQueries(8):
                 self.client.get("/w/acme/reviews/stats/")

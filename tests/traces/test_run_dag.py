@@ -130,13 +130,13 @@ class RunDagTest(TestCase):
                 run = make_run(self.workspace)
                 for i in range(size):
                     make_task(run, name=f"step-{i % 7}", type="tool" if i % 3 else "llm")
-                # session, user, membership, run, tasks, and the workspace switcher of the layout
-                with self.assertNumQueries(6):
+                # session, user, memberships (the switcher too), run, tasks
+                with self.assertNumQueries(5):
                     response = self.client.get(dag_url(self.workspace, run, mode=mode))
                 counts.append(response.content.count(b'class="node '))
             self.assertLess(counts[0], counts[1])
 
     def test_the_task_in_the_panel_costs_no_query_here_it_loads_on_its_own(self):
         task = Task.objects.filter(run=self.order).first()
-        with self.assertNumQueries(6):
+        with self.assertNumQueries(5):
             self.client.get(dag_url(self.workspace, self.order, task=task.step_id))

@@ -101,7 +101,7 @@ class RunListQueriesTest(DrilldownTestCase):
                     Review.objects.create(
                         workspace=self.workspace, run=run, rating="bad", comment="Not helpful."
                     )
-            with self.assertNumQueries(6):
+            with self.assertNumQueries(5):
                 self.client.get(self.url("runs/"))
 
     def test_pages_follow_each_other_without_gaps(self):

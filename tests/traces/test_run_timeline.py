@@ -115,8 +115,8 @@ class RunTimelineTest(TestCase):
             for i in range(size):
                 task = make_task(run, name=f"t{i}")
                 make_model_call(run, task=task)
-            # session, user, membership, run, the page's tasks, the axis, their calls, workspace switcher
-            with self.assertNumQueries(8):
+            # session, user, memberships (the switcher too), run, the page's tasks, the axis, their calls
+            with self.assertNumQueries(7):
                 response = self.client.get(timeline_url(self.workspace, run))
             self.assertContains(response, 'class="tl-bar', count=size)
 

@@ -142,9 +142,9 @@ class SessionDetailQueriesTest(DrilldownTestCase):
         for count in (2, 200):
             session = make_session(self.workspace)
             run = self.make_turns(session, count)
-            with self.assertNumQueries(6):
+            with self.assertNumQueries(5):
                 self.client.get(self.url(f"conversations/{session.session_id}/"))
-            with self.assertNumQueries(8):
+            with self.assertNumQueries(7):
                 self.client.get(self.url(f"conversations/{session.session_id}/?run={run.run_id}"))
             with self.assertNumQueries(6):
                 self.client.get(

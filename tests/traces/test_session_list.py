@@ -171,9 +171,9 @@ class SessionListQueriesTest(DrilldownTestCase):
         self.as_("viewer")
         for count, q in ((2, ""), (198, "")):
             self.make_sessions(count)
-            with self.assertNumQueries(6):
+            with self.assertNumQueries(5):
                 self.client.get(self.url(f"conversations/{q}"))
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(6):
             self.client.get(self.url("conversations/?q=hello"))
 
     def test_it_refreshes_itself_only_while_a_listed_conversation_runs(self):

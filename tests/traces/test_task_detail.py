@@ -71,7 +71,7 @@ class TaskDetailQueriesTest(DrilldownTestCase):
             for _ in range(size):
                 make_task(run, parent=task)
                 make_model_call(run, task=task, request={"m": "x"}, response={"r": "y"})
-            with self.assertNumQueries(8):
+            with self.assertNumQueries(7):
                 self.client.get(self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"))
             with self.assertNumQueries(7):
                 self.client.get(

@@ -125,7 +125,7 @@ class WorkflowDagViewTest(TestCase):
             workflow = f"wf-{size}"
             for _ in range(size):
                 make_pipeline_run(self.workspace, durations=[5, 6, 7], workflow=workflow)
-            # session, user, membership, run count, nodes, percentiles, edges, declared graph, switcher
-            with self.assertNumQueries(9):
+            # session, user, memberships (the switcher too), run count, nodes, percentiles, edges, graph
+            with self.assertNumQueries(8):
                 response = self.client.get(workflow_url(self.workspace, workflow))
             self.assertContains(response, f"{size} runs from")

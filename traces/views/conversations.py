@@ -33,6 +33,11 @@ TURNS_PER_PAGE = 200
 SEARCH_WINDOW = 500
 # The side panel shows the head of the run's task tree; the run page has the rest.
 PANEL_TASKS = 50
+# Only the columns the rows show (and the keyset's): every other column costs a model field per row.
+SESSION_ROW_FIELDS = [
+    *("session_id", "user_id", "last_activity_at", "has_error", "last_user_text", "last_assistant_text"),
+    *("run_count", "message_count", "total_tokens", "cost", "agent__name", "agent__agent_id"),
+]
 
 
 def running_run(session_ref):
@@ -93,7 +98,9 @@ def session_list(request):
         sessions = sessions.filter(user_id=data["user"])
     if data["error"]:
         sessions = sessions.filter(has_error=True)
-    sessions = sessions.select_related("agent").annotate(live=running_run(OuterRef("pk")))
+    sessions = (
+        sessions.select_related("agent").only(*SESSION_ROW_FIELDS).annotate(live=running_run(OuterRef("pk")))
+    )
     if data["q"]:
         page = search_page(sessions, data["q"], data["after"])
     else:

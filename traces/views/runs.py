@@ -34,6 +34,10 @@ from .common import (
 )
 
 RUNS = Keyset("started_at")
+RUN_ROW_FIELDS = [
+    *("run_id", "invocation_id", "workflow", "status", "started_at", "duration_ms", "total_tokens", "cost"),
+    *("agent__name", "agent__agent_id", "review__rating", "review__status"),
+]
 EVENTS = Keyset("timestamp", descending=False)
 EVENTS_PER_PAGE = 500
 # Events that record a failure; other events count as errors when their payload carries one.
@@ -127,9 +131,8 @@ def run_list(request):
         runs = runs.filter(duration_ms__gte=int(data["min_duration"] * Decimal(1000)))
     if data["error"]:
         runs = runs.filter(Q(status=RunStatus.FAILED) | Q(error__isnull=False))
-    runs = runs.select_related("agent", "review").defer(
-        "input", "output", "state", "graph", "trace", "metadata"
-    )
+    # Only the columns the rows show: every other column would cost a model field per row.
+    runs = runs.select_related("agent", "review").only(*RUN_ROW_FIELDS)
     page = RUNS.page(runs, after=data["after"], before=data["before"], size=PAGE_SIZE)
     context = {
         "form": form,
