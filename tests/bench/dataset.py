@@ -40,6 +40,8 @@ FULL = {
     "messages": 2_000_000,
     "tracked": 10_000_000,
 }
+# Bumped whenever a change of this module changes the rows it builds.
+GENERATOR = 2
 BIG_RUN_TASKS = 10_000
 API_RUN_TASKS = 1_000
 WORKFLOW_NODES = 500
@@ -72,6 +74,11 @@ CHILD_STEPS = [
     ("crm_update", "tool"),
     ("send_email", "connector"),
 ]
+LLM_CHILDREN = [step for step in CHILD_STEPS if step[1] == "llm"]
+OTHER_CHILDREN = [step for step in CHILD_STEPS if step[1] != "llm"]
+# The share of child steps that call a model. Children are ~63 % of the tasks (1-3 per top step, cut at
+# the run's size), so this makes model calls the fifth of the tasks that FULL asks for.
+LLM_CHILD_SHARE = 0.317
 # $ per million tokens (input, output): the cost of a call in micro-dollars is tokens × price.
 MODELS = [
     ("openai", "gpt-4o", 2.5, 10.0),
@@ -139,6 +146,8 @@ class Facts:
     workflow_run: str
     counts: dict
     seconds: float
+    # The generator's version: a data set built by an earlier one is rebuilt, not reused.
+    generator: int = 1
 
     @property
     def anchor_time(self):
@@ -228,6 +237,7 @@ class Builder:
             workflow_run=names["workflow"],
             counts=self.counts,
             seconds=round(time.monotonic() - started, 1),
+            generator=GENERATOR,
         )
 
     def build_specials(self, workspace, agents, specials):
@@ -536,7 +546,8 @@ def tree_steps(rng, count):
         top = len(steps)
         steps.append((name, type_, None))
         for _ in range(min(rng.randint(1, 3), count - len(steps))):
-            child, child_type = CHILD_STEPS[rng.randrange(len(CHILD_STEPS))]
+            pool = LLM_CHILDREN if rng.random() < LLM_CHILD_SHARE else OTHER_CHILDREN
+            child, child_type = pool[rng.randrange(len(pool))]
             steps.append((child, child_type, top))
     return steps
 
@@ -605,7 +616,7 @@ def clear():
 def ensure(scale, seed=1, progress=True, rebuild=False):
     """The data set of this scale and seed: reused when the marker says it is there, else built."""
     facts = read_marker()
-    if facts and not rebuild and facts.scale == scale and facts.seed == seed:
+    if facts and not rebuild and (facts.scale, facts.seed, facts.generator) == (scale, seed, GENERATOR):
         return facts, True
     clear()
     anchor = timezone.now().astimezone(UTC).replace(microsecond=0)
