@@ -83,6 +83,20 @@ class ModelCallListTest(DrilldownTestCase):
         self.assert_fragment(response)
         self.assertContains(response, 'id="results"')
 
+    def test_paging_swaps_the_list_alone_without_recomputing_the_roll_up(self):
+        self.as_("viewer")
+        with self.assertNumQueries(4):  # the roll-up's is the fifth query of the page
+            response = self.client.get(self.url("model-calls/?model=gpt-4o-mini"), headers=hx("calls"))
+        self.assert_fragment(response)
+        self.assertContains(response, 'id="calls"')
+        self.assertNotContains(response, 'id="results"')
+        self.assertNotContains(response, "By model")
+        for i in range(40):  # past one page of 50
+            make_model_call(self.calls_run, created_at=timezone.now() - timedelta(hours=1, seconds=i))
+        page = self.client.get(self.url("model-calls/")).content.decode()
+        self.assertIn('<section id="calls"', page)
+        self.assertIn('hx-target="#calls" hx-swap="outerHTML" hx-push-url="true">Older', page)
+
     def test_it_rejects_bad_filters(self):
         self.as_("viewer")
         self.assertContains(

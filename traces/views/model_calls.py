@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.db.models import Q
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -13,7 +14,7 @@ from traces.keyset import Keyset
 from traces.models import ModelCall
 from traces.rollup import model_rollup
 
-from .common import PAGE_SIZE, bad_query, pager_urls, render_region
+from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, render_region
 
 CALLS = Keyset("created_at")
 # Without a chosen range the roll-up covers this much, so its query stays bounded.
@@ -64,15 +65,15 @@ def model_call_list(request):
         before=data["before"],
         size=PAGE_SIZE,
     )
+    context = {"form": form, "page": page, **pager_urls(request, page, data)}
+    # Paging swaps the list of calls alone: the roll-up of the range, the page's costliest query,
+    # is the same on every page of it.
+    if fragment_target(request) == "calls":
+        return render(request, "traces/model_call_list.html#calls", context)
     default_range = not (data["since"] or data["until"])
     if default_range:
         in_range = in_range.filter(created_at__gte=timezone.now() - timedelta(days=DEFAULT_ROLLUP_DAYS))
-    context = {
-        "form": form,
-        "page": page,
-        "rollup": model_rollup(in_range),
-        "default_range": default_range,
-        "rollup_days": DEFAULT_ROLLUP_DAYS,
-        **pager_urls(request, page, data),
-    }
+    context.update(
+        rollup=model_rollup(in_range), default_range=default_range, rollup_days=DEFAULT_ROLLUP_DAYS
+    )
     return render_region(request, "traces/model_call_list.html", context, {"results": "results"})
