@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.db.models import Q
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -68,12 +67,12 @@ def model_call_list(request):
     context = {"form": form, "page": page, **pager_urls(request, page, data)}
     # Paging swaps the list of calls alone: the roll-up of the range, the page's costliest query,
     # is the same on every page of it.
-    if fragment_target(request) == "calls":
-        return render(request, "traces/model_call_list.html#calls", context)
-    default_range = not (data["since"] or data["until"])
-    if default_range:
-        in_range = in_range.filter(created_at__gte=timezone.now() - timedelta(days=DEFAULT_ROLLUP_DAYS))
-    context.update(
-        rollup=model_rollup(in_range), default_range=default_range, rollup_days=DEFAULT_ROLLUP_DAYS
-    )
-    return render_region(request, "traces/model_call_list.html", context, {"results": "results"})
+    if fragment_target(request) != "calls":
+        default_range = not (data["since"] or data["until"])
+        if default_range:
+            in_range = in_range.filter(created_at__gte=timezone.now() - timedelta(days=DEFAULT_ROLLUP_DAYS))
+        context.update(
+            rollup=model_rollup(in_range), default_range=default_range, rollup_days=DEFAULT_ROLLUP_DAYS
+        )
+    regions = {"results": "results", "calls": "calls"}
+    return render_region(request, "traces/model_call_list.html", context, regions)
