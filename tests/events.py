@@ -4,7 +4,17 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 _ids = itertools.count(1)
-BASE = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
+
+
+def recent_morning():
+    """09:00 UTC three days ago. Test data is timed from here rather than from a fixed date, so that it
+    stays inside every page's default 7-day window whatever day the suite runs, while the offsets tests
+    add (up to a day or two) stay in the past."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=3) + timedelta(hours=9)
+
+
+BASE = recent_morning()
 
 
 def event(type_, body, *, at=0.0, event_id=None):

@@ -1,17 +1,18 @@
 """A workspace holding one row of every kind, made through the real ingest, for tests that walk
 every page: the URL policy walk and the escaping walk."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from backoffice import cost_recompute
 from backoffice.models import AuditEntry, Role
 from metrics.dashboards import default_dashboard
 from metrics.models import Dashboard, DashboardCard
+from tests.events import BASE
 from tests.factories import make_api_key, make_member, make_workspace
 from traces.ingest import ingest_batch
 from traces.models import ModelPrice, RedactionRule, Review, Run
 
-START = datetime(2026, 11, 20, 9, tzinfo=UTC)
+START = BASE
 
 
 def stamp(seconds):

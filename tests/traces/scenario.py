@@ -1,12 +1,12 @@
 """Realistic run records built through the ingest fold, as agents would send them."""
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from tests.events import BASE as START
 from traces.ingest import ingest_batch
 
 _ids = itertools.count(1)
-START = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
 
 class Story:

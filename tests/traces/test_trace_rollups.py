@@ -2,7 +2,7 @@
 the default dashboard cards' numbers. (The fold under any order, split or resend of batches:
 tests/traces/test_ingest_order.py; purge: tests/backoffice/test_purge.py.)"""
 
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import admin
@@ -14,13 +14,13 @@ from metrics.dashboards import DEFAULT_CARDS
 from metrics.engine import evaluate
 from metrics.models import DashboardCard, TimeRange
 from metrics.sources import SOURCES as CARD_SOURCES
-from tests.events import event, workflow_run
+from tests.events import BASE, event, workflow_run
 from tests.factories import make_workspace
 from traces import rollup_spec, trace_rollups
 from traces.ingest import ingest_batch
 from traces.models import Agent, ModelCall, ModelPrice, Run, Task, TraceRollup
 
-DAY = 86400  # seconds: tests/events.py times are seconds after 2026-11-20 09:00 UTC
+DAY = 86400  # seconds: tests/events.py times are seconds after BASE, 09:00 UTC
 
 
 def extra_failures(run_id, at):
@@ -117,7 +117,9 @@ class CostRecomputeTests(TestCase):
         ingest_batch(workspace, [event("run.start", {"run_id": "r"}), *calls])
         price.input_per_million = 30
         price.save()
-        job = cost_recompute.start(workspace, None, date(2026, 11, 1), date(2026, 11, 30))
+        job = cost_recompute.start(
+            workspace, None, BASE.date() - timedelta(days=10), BASE.date() + timedelta(days=10)
+        )
         while job.status != "done":
             job = cost_recompute.step(job.pk, workspace, batch=2)
         self.assertEqual(trace_rollups.differences(workspace), [])
@@ -203,7 +205,7 @@ class ReadSideTests(TestCase):
         return (
             TraceRollup.objects.filter(workspace=self.workspace, source=source, **filters)
             .exclude(n=0)
-            .filter(day__gte=date(2026, 11, 20), day__lte=date(2026, 11, 21))
+            .filter(day__gte=BASE.date(), day__lte=BASE.date() + timedelta(days=1))
         )
 
     def evaluate(self, title):
@@ -213,8 +215,8 @@ class ReadSideTests(TestCase):
             card,
             self.workspace,
             time_range=TimeRange.CUSTOM,
-            custom_start=date(2026, 11, 20),
-            custom_end=date(2026, 11, 21),
+            custom_start=BASE.date(),
+            custom_end=BASE.date() + timedelta(days=1),
         )
 
     def test_rates_from_the_rollups_equal_the_engines(self):
