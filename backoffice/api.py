@@ -1,43 +1,20 @@
 """The JSON API under /api/v1/, with its OpenAPI schema at /api/v1/openapi.json."""
 
-import datetime
-import json
-
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.renderers import JSONRenderer
 
 from traces.api import router as traces_router
-from traces.api_reviews import router as reviews_router
+from traces.reviews.api import router as reviews_router
 
 from .api_auth import ApiKeyAuth
-
-
-class PreciseEncoder(DjangoJSONEncoder):
-    """Times keep their microseconds (DjangoJSONEncoder cuts them to milliseconds)."""
-
-    def default(self, o):
-        if isinstance(o, datetime.datetime):
-            text = o.isoformat()
-            return text[:-6] + "Z" if text.endswith("+00:00") else text
-        return super().default(o)
-
-
-class PreciseRenderer(JSONRenderer):
-    encoder_class = PreciseEncoder
-    json_dumps_params = {"ensure_ascii": False}
-
-    def render(self, request, data, *, response_status):
-        return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
-
+from .api_rendering import RENDERER
 
 api = NinjaAPI(
     title="Backoffice API",
     version="1",
     description="Send agent and workflow events; read runs, conversations and reviews.",
     auth=ApiKeyAuth(),
-    renderer=PreciseRenderer(),
+    renderer=RENDERER,
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

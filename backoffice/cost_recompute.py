@@ -13,12 +13,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from traces.ingest import lock_workspace
 from traces.ingest.pricing import PriceBook
 from traces.keyset import past
+from traces.locks import lock_workspace
 from traces.models import ModelCall
-from traces.rollups import refresh_costs
-from traces.trace_rollups import Scope, add, subtract
+from traces.rollups.daily import Scope, add, subtract
+from traces.rollups.sessions import refresh_costs
 
 from .models import CostRecomputeJob, JobStatus
 

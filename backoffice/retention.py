@@ -8,11 +8,11 @@ What goes, for a cutoff of now − retention days:
 
 Each batch is its own short transaction that deletes at most `batch` rows of one table, children
 before parents, so no table is locked for long and an interrupted purge leaves consistent data:
-running it again picks up where it stopped. The conversations that lose runs or messages get their
-roll-ups recomputed in the same transaction as the batch; business events leave their daily roll-up
-(metrics.rollups), and runs, tasks and model calls the daily trace roll-ups (under the workspace's
-ingest lock, like every writer of them), in the transaction that deletes them. At the end the trace
-roll-up rows left at zero are pruned.
+running it again picks up where it stopped. The conversations that lose runs or messages get their roll-ups
+recomputed in the same transaction as the batch; business events leave their daily roll-up
+(metrics.rollups.tracked_events), and runs, tasks and model calls the daily trace roll-ups (under the
+workspace's ingest lock, like every writer of them), in the transaction that deletes them. At the end the
+trace roll-up rows left at zero are pruned.
 """
 
 from collections.abc import Callable
@@ -22,13 +22,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from metrics import rollups
 from metrics.models import TrackedEvent
-from traces import trace_rollups
-from traces.ingest import lock_workspace
+from metrics.rollups import tracked_events as rollups
 from traces.ingest.fold import renumber
+from traces.locks import lock_workspace
 from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task
-from traces.rollups import refresh_sessions
+from traces.rollups import daily as trace_rollups
+from traces.rollups.sessions import refresh_sessions
 
 BATCH = 1000
 
@@ -97,7 +97,9 @@ class Purge:
         tasks or model calls ("runs", "tasks", "calls") takes out of the daily trace roll-ups."""
 
         def subtract(batch, pks):
-            lock_workspace(self.workspace)  # every writer of the trace roll-ups holds it (trace_rollups)
+            lock_workspace(
+                self.workspace
+            )  # every writer of the trace roll-ups holds it (traces.rollups.daily)
             trace_rollups.subtract(trace_rollups.Scope.of(**{part: pks}))
 
         return subtract

@@ -119,6 +119,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.context_processors.workspace_nav",
             ],
+            # Template filters that live with the part they serve rather than in an app's templatetags/.
+            "libraries": {"review_tags": "traces.reviews.template_filters"},
         },
     },
     {

@@ -46,6 +46,6 @@ urlpatterns = [
     # OTLP/HTTP: the standard path, and the one the Langfuse SDK posts to.
     path("v1/traces", otlp_api.traces, name="otlp_traces"),
     path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
-    path("w/<slug:workspace>/settings/", include("backoffice.views_settings.urls")),
+    path("w/<slug:workspace>/settings/", include("backoffice.governance.urls")),
     path("", include("metrics.public_urls")),
 ]

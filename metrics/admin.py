@@ -11,7 +11,7 @@ class TrackedEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     # Read-only: events arrive through ingest and leave through `purge`, which keep their daily
-    # roll-up (metrics.rollups) equal to them; an edit here would not.
+    # roll-up (metrics.rollups.tracked_events) equal to them; an edit here would not.
     def has_add_permission(self, request):
         return False
 

@@ -7,10 +7,10 @@ the breakdown groups, folds the ones past the top N into "other" and aggregates 
 Only the aggregated rows, at most buckets × (N + 1), come back to Python, which fills empty buckets
 and computes ratios.
 
-Count and rate cards over business events read whole days from their daily roll-up (metrics.rollups),
-and count, rate and sum cards over runs, tasks and model calls from the daily trace roll-ups
-(traces.trace_rollups); only the partial days at the ends of the range come from the rows themselves,
-in the same query (see `_parts`), with the same result as reading every row.
+Count and rate cards over business events read whole days from their daily roll-up
+(metrics.rollups.tracked_events), and count, rate and sum cards over runs, tasks and model calls from the
+daily trace roll-ups (traces.rollups.daily); only the partial days at the ends of the range come from the
+rows themselves, in the same query (see `_parts`), with the same result as reading every row.
 """
 
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from django.db import connections
 from django.db.models import Case, Exists, FloatField, IntegerField, Q, Sum, TextField, Value, When
 from django.db.models.functions import Coalesce
 
-from traces import rollup_spec
+from traces.rollups import daily_spec as rollup_spec
 
 from .models import Aggregation, Bucket, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for

@@ -1,9 +1,9 @@
 """Business events arrive through the traces ingest as `track` events; they are stored here."""
 
-from traces.ingest import bulk
+from traces import bulk
 
-from . import rollups
 from .models import TrackedEvent
+from .rollups import tracked_events as rollups
 
 
 def store_tracked_events(fold, events):

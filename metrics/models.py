@@ -34,10 +34,10 @@ class TrackedEvent(models.Model):
 class TrackedEventRollup(models.Model):
     """How many business events a workspace had per UTC day, name and dimensions.
 
-    Kept equal to tracked_events at every commit (metrics.rollups: ingest adds, purge subtracts), so
-    count and rate cards over business events read one row per group and day instead of every event
-    (metrics.engine). `dimensions` holds the event's properties that cards group and filter by; see
-    metrics.rollups.dimensions for the rule.
+    Kept equal to tracked_events at every commit (metrics.rollups.tracked_events: ingest adds, purge
+    subtracts), so count and rate cards over business events read one row per group and day instead of
+    every event (metrics.engine). `dimensions` holds the event's properties that cards group and filter
+    by; see metrics.rollups.tracked_events.dimensions for the rule.
     """
 
     # Indexed by the unique key, which starts with it.

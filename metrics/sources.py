@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from django.db.models import F, FloatField, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Cast
 
-from traces import rollup_spec
 from traces.models import Agent, ModelCall, Run, Task, TraceRollup
+from traces.rollups import daily_spec as rollup_spec
 
 from .models import Source, TrackedEvent, TrackedEventRollup
 from .sql import JsonNonNumeric, JsonNumber, JsonText
@@ -206,7 +206,7 @@ class TraceRollupSpec(SourceSpec):
 
 
 def _daily_traces(source):
-    """The roll-up spec of a trace source: its columns that traces.rollup_spec says are kept."""
+    """The roll-up spec of a trace source: its columns that traces.rollups.daily_spec says are kept."""
     spec = SOURCES[source]
     dimensions, measures = rollup_spec.DIMENSIONS[source], rollup_spec.MEASURES[source]
     columns = []

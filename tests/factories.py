@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backoffice.models import ApiKey, Membership, Role, Workspace
-from traces import trace_rollups
 from traces.models import Agent, ChatMessage, Event, ModelCall, Review, Run, Session, Task
+from traces.rollups import daily as trace_rollups
 
 _ids = itertools.count(1)
 
@@ -65,7 +65,7 @@ def make_session(workspace, **overrides):
 
 
 def summarised(row, part):
-    """A row written as ingest would: added to the daily trace roll-ups (traces.trace_rollups)."""
+    """A row written as ingest would: added to the daily trace roll-ups (traces.rollups.daily)."""
     trace_rollups.add(trace_rollups.Scope.of(**{part: [row.pk]}))
     return row
 

@@ -2,9 +2,8 @@ from django.contrib import admin
 from django.db import transaction
 
 from backoffice.models import Workspace
+from traces.locks import lock_workspace
 
-from . import trace_rollups
-from .ingest import lock_workspace
 from .models import (
     Agent,
     ChatMessage,
@@ -18,6 +17,7 @@ from .models import (
     Session,
     Task,
 )
+from .rollups import daily as trace_rollups
 
 
 class KeepsTraceRollups:

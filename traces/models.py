@@ -259,7 +259,8 @@ class ModelCall(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "call_id"], name="model_call_unique_id")]
         indexes = [
             # Model calls page: latest first, keyset on (created_at, id); dashboard cards by time. The
-            # included columns let the page's per-model roll-up (traces.rollup) read the index alone.
+            # included columns let the page's per-model roll-up (traces.rollups.model_calls) read the index
+            # alone.
             models.Index(
                 fields=["workspace", "-created_at", "-id"],
                 include=[

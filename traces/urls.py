@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import conversations, graphs, model_calls, reviews, runs, tasks
+from .reviews import views as reviews
+from .views import conversations, graphs, model_calls, runs, tasks
 
 app_name = "traces"
 

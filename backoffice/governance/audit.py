@@ -45,7 +45,7 @@ def audit_list(request):
         "entries": page,
         "next_after": f"{page[-1].created_at.isoformat()}~{page[-1].pk}" if more else None,
     }
-    template = "backoffice/settings/audit.html"
+    template = "backoffice/governance/audit.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
     return render(request, template, context)

@@ -21,7 +21,7 @@ def render_keys(request, *, form=None, new_key=None, status=200):
         else:
             key.state = "active"
     context = {"section": "keys", "keys": keys, "form": form or ApiKeyForm(), "new_key": new_key}
-    return render(request, "backoffice/settings/keys.html", context, status=status)
+    return render(request, "backoffice/governance/keys.html", context, status=status)
 
 
 @require_GET
@@ -54,4 +54,4 @@ def key_revoke(request, key_id):
     # Conditional, so a double click revokes once and is audited once.
     if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
         audit.record(request, "key.revoked", f"{api_key.label} ({api_key.prefix}…)")
-    return redirect("settings:keys", workspace=request.workspace.slug)
+    return redirect("governance:keys", workspace=request.workspace.slug)

@@ -15,7 +15,7 @@ LAST_ADMIN = "A workspace needs at least one admin: make someone else an admin f
 @require_GET
 @workspace_view(Role.ADMIN)
 def settings_index(request):
-    return redirect("settings:members", workspace=request.workspace.slug)
+    return redirect("governance:members", workspace=request.workspace.slug)
 
 
 def get_membership(request, member_id):
@@ -42,7 +42,7 @@ def render_members(request, *, add_form=None, create_form=None, error=None, stat
         "create_form": create_form or MemberCreateForm(),
         "error": error,
     }
-    return render(request, "backoffice/settings/members.html", context, status=status)
+    return render(request, "backoffice/governance/members.html", context, status=status)
 
 
 @require_GET
@@ -61,7 +61,7 @@ def member_add(request):
     Membership.objects.create(user=user, workspace=request.workspace, role=role)
     audit.record(request, "member.added", user.get_username(), {"role": [None, role]})
     messages.success(request, f"{user.get_username()} joined as {role}.")
-    return redirect("settings:members", workspace=request.workspace.slug)
+    return redirect("governance:members", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -78,7 +78,7 @@ def member_create(request):
     messages.success(
         request, f"Created {user.get_username()} as {role}. Share the password with them safely."
     )
-    return redirect("settings:members", workspace=request.workspace.slug)
+    return redirect("governance:members", workspace=request.workspace.slug)
 
 
 def keeps_an_admin(workspace, leaving):
@@ -92,7 +92,7 @@ def after_change(request, membership, still_admin):
     """Back to the members page, or home when the admin has just given up their own admin role."""
     if membership.user_id == request.user.pk and not still_admin and not request.user.is_superuser:
         return redirect("home", workspace=request.workspace.slug)
-    return redirect("settings:members", workspace=request.workspace.slug)
+    return redirect("governance:members", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -104,7 +104,7 @@ def member_role(request, member_id):
         return render_members(request, error=f"Role: {form.errors['role'][0]}", status=400)
     role = form.cleaned_data["role"]
     if role == membership.role:
-        return redirect("settings:members", workspace=request.workspace.slug)
+        return redirect("governance:members", workspace=request.workspace.slug)
     with transaction.atomic():
         if membership.role == Role.ADMIN and not keeps_an_admin(request.workspace, membership):
             return render_members(request, error=LAST_ADMIN, status=409)
@@ -130,4 +130,4 @@ def member_remove(request, member_id):
     messages.success(request, f"{membership.user.get_username()} no longer has access.")
     if membership.user_id == request.user.pk and not request.user.is_superuser:
         return redirect("root")
-    return redirect("settings:members", workspace=request.workspace.slug)
+    return redirect("governance:members", workspace=request.workspace.slug)

@@ -50,7 +50,7 @@ def render_prices(request, *, form=None, recompute_form=None):
         "recompute_form": recompute_form or RecomputeForm.last_month(),
         "jobs": CostRecomputeJob.objects.filter(workspace=request.workspace).select_related("created_by")[:5],
     }
-    return render(request, "backoffice/settings/prices.html", context)
+    return render(request, "backoffice/governance/prices.html", context)
 
 
 @require_GET
@@ -70,7 +70,7 @@ def price_create(request):
     messages.success(
         request, f"Added a price for {price.model_pattern}. Recompute costs to apply it to past calls."
     )
-    return redirect("settings:prices", workspace=request.workspace.slug)
+    return redirect("governance:prices", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -81,7 +81,7 @@ def price_delete(request, price_id):
     price.delete()
     audit.record(request, "price.deleted", price.model_pattern, audit.diff(price_snapshot(price), {}))
     messages.success(request, f"Removed the price for {price.model_pattern}.")
-    return redirect("settings:prices", workspace=request.workspace.slug)
+    return redirect("governance:prices", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -93,7 +93,7 @@ def recompute_start(request):
     start, end = form.cleaned_data["period_start"], form.cleaned_data["period_end"]
     job = cost_recompute.start(request.workspace, request.user, start, end)
     audit.record(request, "price.recompute_started", f"{start} – {end}", {"calls": [None, job.total]})
-    return redirect("settings:recompute_detail", workspace=request.workspace.slug, job_id=job.pk)
+    return redirect("governance:recompute_detail", workspace=request.workspace.slug, job_id=job.pk)
 
 
 def get_job(request, job_id):
@@ -106,7 +106,7 @@ def get_job(request, job_id):
 @workspace_view(Role.ADMIN)
 def recompute_detail(request, job_id):
     job = get_job(request, job_id)
-    template = "backoffice/settings/recompute.html"
+    template = "backoffice/governance/recompute.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#progress"
     return render(request, template, {"section": "prices", "job": job})
@@ -119,5 +119,5 @@ def recompute_step(request, job_id):
     job = get_job(request, job_id)
     job = cost_recompute.step(job.pk, request.workspace)
     if request.htmx:
-        return render(request, "backoffice/settings/recompute.html#progress", {"job": job})
-    return redirect("settings:recompute_detail", workspace=request.workspace.slug, job_id=job.pk)
+        return render(request, "backoffice/governance/recompute.html#progress", {"job": job})
+    return redirect("governance:recompute_detail", workspace=request.workspace.slug, job_id=job.pk)

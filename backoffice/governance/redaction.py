@@ -57,7 +57,7 @@ def render_redaction(request, *, form=None, test_form=None, outcome=None):
         "test_form": test_form or RedactionTestForm(initial={"sample": json.dumps(SAMPLE, indent=2)}),
         "outcome": outcome,
     }
-    return render(request, "backoffice/settings/redaction.html", context)
+    return render(request, "backoffice/governance/redaction.html", context)
 
 
 @require_GET
@@ -75,7 +75,7 @@ def redaction_create(request):
     rule = form.save()
     audit.record(request, "redaction.created", rule.pattern, audit.diff({}, rule_snapshot(rule)))
     messages.success(request, "Rule added: it applies to every event received from now on.")
-    return redirect("settings:redaction", workspace=request.workspace.slug)
+    return redirect("governance:redaction", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -87,7 +87,7 @@ def redaction_test(request):
     outcome = try_rules(request, form) if form.is_valid() else None
     if request.htmx:
         return render(
-            request, "backoffice/settings/redaction.html#tester", {"test_form": form, "outcome": outcome}
+            request, "backoffice/governance/redaction.html#tester", {"test_form": form, "outcome": outcome}
         )
     return render_redaction(request, test_form=form, outcome=outcome)
 
@@ -99,7 +99,7 @@ def redaction_toggle(request, rule_id):
     rule.enabled = not rule.enabled
     rule.save(update_fields=["enabled"])
     audit.record(request, "redaction.toggled", rule.pattern, {"enabled": [not rule.enabled, rule.enabled]})
-    return redirect("settings:redaction", workspace=request.workspace.slug)
+    return redirect("governance:redaction", workspace=request.workspace.slug)
 
 
 @require_POST
@@ -109,4 +109,4 @@ def redaction_delete(request, rule_id):
     rule.delete()
     audit.record(request, "redaction.deleted", rule.pattern, audit.diff(rule_snapshot(rule), {}))
     messages.success(request, "Rule removed.")
-    return redirect("settings:redaction", workspace=request.workspace.slug)
+    return redirect("governance:redaction", workspace=request.workspace.slug)

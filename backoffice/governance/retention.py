@@ -22,5 +22,5 @@ def retention_edit(request):
                 request, "retention.changed", workspace.name, {"days": [before, workspace.retention_days]}
             )
         messages.success(request, "Retention saved. The next purge applies it.")
-        return redirect("settings:retention", workspace=workspace.slug)
-    return render(request, "backoffice/settings/retention.html", {"section": "retention", "form": form})
+        return redirect("governance:retention", workspace=workspace.slug)
+    return render(request, "backoffice/governance/retention.html", {"section": "retention", "form": form})

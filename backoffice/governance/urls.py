@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import audit, keys, members, prices, redaction, retention
 
-app_name = "settings"
+app_name = "governance"
 
 urlpatterns = [
     path("", members.settings_index, name="index"),

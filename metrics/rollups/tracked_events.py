@@ -17,9 +17,8 @@ from django.db import connection, transaction
 from django.db.models.functions import TruncDate
 
 from backoffice.models import Workspace
-from traces.ingest import lock_workspace
-
-from .models import TrackedEvent, TrackedEventRollup
+from metrics.models import TrackedEvent, TrackedEventRollup
+from traces.locks import lock_workspace
 
 TABLE = TrackedEventRollup._meta.db_table
 MAX_LENGTH = 64

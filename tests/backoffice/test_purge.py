@@ -11,7 +11,7 @@ from metrics.models import TrackedEvent
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
 from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task, TraceRollup
-from traces.trace_rollups import differences
+from traces.rollups.daily import differences
 
 OLD, RECENT = 60, 1  # days ago; the workspace keeps 30
 

@@ -55,7 +55,7 @@ class UrlPolicyTests(TestCase):
     def test_the_walk_finds_pages_of_every_kind(self):
         policies = {r.policy for r in self.routes}
         self.assertLessEqual({"workspace", "api_key", "public", "personal", "django"}, policies)
-        self.assertIn("settings:members", {r.name for r in self.routes})
+        self.assertIn("governance:members", {r.name for r in self.routes})
 
     def test_anonymous_visitors_are_sent_to_log_in(self):
         not_sent = []

@@ -22,11 +22,11 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from backoffice.models import Membership, Role, Workspace
-from metrics import rollups
 from metrics.models import TrackedEvent, TrackedEventRollup
-from traces import trace_rollups
+from metrics.rollups import tracked_events as rollups
 from traces.models import Agent, ChatMessage, ModelCall, Run, Session, Task
-from traces.rollups import preview
+from traces.rollups import daily as trace_rollups
+from traces.rollups.sessions import preview
 
 from .payloads import Payloads
 from .tables import Table, max_id, reset_sequences

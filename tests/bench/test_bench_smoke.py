@@ -7,7 +7,7 @@ from django.test import TestCase
 from backoffice.models import Workspace
 from tests.bench.__main__ import parse, run
 from tests.bench.dataset import FULL
-from traces.trace_rollups import differences
+from traces.rollups.daily import differences
 
 SMOKE = [
     "--scale",

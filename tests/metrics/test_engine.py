@@ -5,9 +5,9 @@ from decimal import Decimal
 
 from django.test import TestCase
 
-from metrics import rollups
 from metrics.engine import evaluate
 from metrics.models import DashboardCard, TrackedEvent
+from metrics.rollups import tracked_events as rollups
 from tests.factories import make_model_call, make_run, make_task, make_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

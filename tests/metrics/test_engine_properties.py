@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from metrics import rollups
 from metrics.engine import NEEDS_PROPERTY, NUMERIC_OPERATORS, OPERATORS, evaluate
 from metrics.models import Aggregation, Bucket, DashboardCard, Kind, TimeRange, TrackedEvent
+from metrics.rollups import tracked_events as rollups
 from tests.factories import make_agent, make_workspace
-from traces import trace_rollups
 from traces.models import Run
+from traces.rollups import daily as trace_rollups
 
 from . import reference
 

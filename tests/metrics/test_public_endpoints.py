@@ -3,11 +3,11 @@ from unittest import mock
 from django.db import OperationalError
 from django.test import TestCase, override_settings
 
-from metrics import rollups
 from metrics.models import TrackedEvent
+from metrics.rollups import tracked_events as rollups
 from tests.factories import make_model_call, make_run, make_task, make_workspace
-from traces import trace_rollups
 from traces.models import Run
+from traces.rollups import daily as trace_rollups
 
 
 class PrometheusTest(TestCase):

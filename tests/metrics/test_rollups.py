@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from backoffice.retention import Purge
-from metrics import rollups
 from metrics.dashboards import rule
 from metrics.engine import evaluate
 from metrics.models import (
@@ -28,6 +27,7 @@ from metrics.models import (
     TrackedEvent,
     TrackedEventRollup,
 )
+from metrics.rollups import tracked_events as rollups
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
 
@@ -42,7 +42,7 @@ EXAMPLES = settings(
 
 
 def expected_dimensions(properties):
-    """The rule of metrics.rollups.dimensions, written out in Python."""
+    """The rule of metrics.rollups.tracked_events.dimensions, written out in Python."""
     dimensions = {}
     for key, value in properties.items():
         if value is None:

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.events import event, workflow_run
 from tests.factories import make_workspace
-from traces.ingest import bulk, dump_payloads, ingest_batch, stored_event_ids, text_array
+from traces import bulk
+from traces.ingest import dump_payloads, ingest_batch, stored_event_ids, text_array
 from traces.models import ModelCall, ModelPrice, Run, Task
 
 

@@ -10,7 +10,7 @@ from tests.events import BASE, workflow_run
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
 from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Task
-from traces.trace_rollups import current_rows, differences
+from traces.rollups.daily import current_rows, differences
 
 EVENTS = workflow_run("r-order", session_id="s-order", steps=3) + workflow_run(
     "r-order-2", session_id="s-order", steps=1, fail=True, start=10

@@ -6,7 +6,7 @@ from django.utils import timezone
 from tests.factories import make_model_call, make_run
 from tests.traces.drilldown import HX, DrilldownTestCase, hx
 from traces.models import ModelCall
-from traces.rollup import model_rollup
+from traces.rollups.model_calls import model_rollup
 
 
 class ModelCallListTest(DrilldownTestCase):

@@ -16,9 +16,10 @@ from metrics.models import DashboardCard, TimeRange
 from metrics.sources import SOURCES as CARD_SOURCES
 from tests.events import BASE, event, workflow_run
 from tests.factories import make_workspace
-from traces import rollup_spec, trace_rollups
 from traces.ingest import ingest_batch
 from traces.models import Agent, ModelCall, ModelPrice, Run, Task, TraceRollup
+from traces.rollups import daily as trace_rollups
+from traces.rollups import daily_spec as rollup_spec
 
 DAY = 86400  # seconds: tests/events.py times are seconds after BASE, 09:00 UTC
 

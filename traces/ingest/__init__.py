@@ -5,9 +5,10 @@ import json
 from django.db import connection, transaction
 from pydantic import ValidationError
 
+from traces import bulk
+from traces.locks import lock_workspace
 from traces.models import Event, RedactionRule
 
-from . import bulk
 from .fold import Fold
 from .policy import Redactor, storable_event
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
@@ -45,19 +46,6 @@ def validate(index, raw, storable=False):
 
 def rejection(index, event_id, field, reason):
     return {"index": index, "id": event_id, "status": REJECTED, "field": field, "reason": reason}
-
-
-def lock_workspace(workspace):
-    """Ingest folds one workspace's batches one at a time, so two batches never merge the same row at once.
-
-    SQLite serialises writers already (transactions begin IMMEDIATE).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # The fold's statements touch a few hundred rows each, but once the tables hold millions
-            # the planner's estimates pass jit_above_cost and compiling them costs 100-200 ms a batch.
-            # One round trip for both.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s); SET LOCAL jit = off", [7241, workspace.pk])
 
 
 def ingest_batch(workspace, raw_events, *, storable=False):

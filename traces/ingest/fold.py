@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from traces import bulk
 from traces.models import (
     Agent,
     ChatMessage,
@@ -40,10 +41,10 @@ from traces.models import (
     TaskStatus,
     TaskType,
 )
-from traces.rollups import refresh_sessions
-from traces.trace_rollups import Scope, add, subtract
+from traces.rollups.daily import Scope, add, subtract
+from traces.rollups.sessions import refresh_sessions
 
-from . import bulk, policy
+from . import policy
 from .pricing import PriceBook
 from .sinks import sink_for
 

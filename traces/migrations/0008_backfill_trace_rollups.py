@@ -10,7 +10,7 @@ def backfill(apps, schema_editor):
     """
     if not apps.get_model("traces", "Run").objects.exists():
         return
-    from traces.trace_rollups import rebuild
+    from traces.rollups.daily import rebuild
 
     rebuild()
 

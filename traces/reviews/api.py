@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
-from . import reviews
-from .models import ChatMessage, Run
-from .review_export import export_response
-from .review_queries import (
+from traces.models import ChatMessage, Run
+
+from . import workflow as reviews
+from .export import export_response
+from .queries import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     filter_reviews,
@@ -23,7 +24,7 @@ from .review_queries import (
     parse_cursor,
     reviews_in,
 )
-from .review_stats import period, review_figures
+from .stats import period, review_figures
 
 router = Router(tags=["reviews"])
 

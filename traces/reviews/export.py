@@ -12,9 +12,10 @@ import json
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from .models import ChatMessage, ChatRole, ReviewStatus
-from .review_queries import page_of, parse_cursor
-from .reviews import turn_text
+from traces.models import ChatMessage, ChatRole, ReviewStatus
+
+from .queries import page_of, parse_cursor
+from .workflow import turn_text
 
 CHUNK = 200
 TRAINING_ROLES = (ChatRole.SYSTEM, ChatRole.USER, ChatRole.ASSISTANT, ChatRole.TOOL)

@@ -3,10 +3,11 @@
 from django import forms
 from django.http import QueryDict
 
-from . import reviews
-from .models import Priority, Rating, ReviewStatus
-from .review_queries import parse_cursor
-from .review_stats import period
+from traces.models import Priority, Rating, ReviewStatus
+
+from . import workflow as reviews
+from .queries import parse_cursor
+from .stats import period
 
 ANY = [("", "Any")]
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
-from .keyset import EPOCH, MICROSECOND, encode, past
-from .models import Review, ReviewStatus
+from traces.keyset import EPOCH, MICROSECOND, encode, past
+from traces.models import Review, ReviewStatus
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -6,8 +6,9 @@ from django.db.models import Avg, Count, F, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from .models import Priority, Rating, ReviewStatus
-from .review_queries import day_start
+from traces.models import Priority, Rating, ReviewStatus
+
+from .queries import day_start
 
 MAX_AGENTS = 50
 DEFAULT_WEEKS = 12

@@ -2,8 +2,9 @@
 
 from django import template
 
-from traces import reviews
 from traces.models import ReviewStatus
+
+from . import workflow as reviews
 
 register = template.Library()
 

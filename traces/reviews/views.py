@@ -8,14 +8,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from backoffice.access import can, workspace_view
 from backoffice.models import Role
+from traces.models import Agent, ChatRole, Review
+from traces.views.runs import get_run, render_run_tab
 
-from .. import reviews
-from ..models import Agent, ChatRole, Review
-from ..review_export import export_response
-from ..review_forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
-from ..review_queries import filter_reviews, get_review, page_of, reviews_in
-from ..review_stats import review_figures
-from .runs import get_run, render_run_tab
+from . import workflow as reviews
+from .export import export_response
+from .forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
+from .queries import filter_reviews, get_review, page_of, reviews_in
+from .stats import review_figures
 
 # Form field names of the workflow's fields, where they differ.
 FORM_FIELD = {"target_message": "target"}

@@ -10,8 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backoffice.models import Role
-
-from .models import ChatRole, Priority, Rating, Review, ReviewActivity, ReviewStatus
+from traces.models import ChatRole, Priority, Rating, Review, ReviewActivity, ReviewStatus
 
 MIN_COMMENT_CHARS = 10
 WORKING_ROLES = (Role.REVIEWER, Role.ADMIN)

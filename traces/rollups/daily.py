@@ -12,7 +12,7 @@ Each is ONE statement whatever the sources: an INSERT … SELECT … GROUP BY ov
 both statements read the same scope, the result is right by construction whatever the writes were,
 and whatever the order of the batches: an event arriving late, a batch split in two or sent twice
 only changes which rows the scope holds at each step. The two statements must run in the writer's
-transaction, under the workspace's ingest lock (traces.ingest.lock_workspace): two writers bracketing
+transaction, under the workspace's ingest lock (traces.locks.lock_workspace): two writers bracketing
 the same rows at once would each subtract the other's state.
 
 Scopes (see Scope):
@@ -33,7 +33,9 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from .models import TraceRollup
+from backoffice.models import Workspace
+from traces.locks import lock_workspace
+from traces.models import TraceRollup
 
 TABLE = TraceRollup._meta.db_table
 DIMENSIONS = ("agent_pk", "status", "type", "name", "workflow", "model", "provider", "finish_reason")
@@ -280,10 +282,6 @@ def rebuild(workspace=None):
 
     Each workspace in its own transaction under its ingest lock, so ingest may go on meanwhile.
     """
-    from backoffice.models import Workspace
-
-    from .ingest import lock_workspace
-
     if workspace is not None:
         pks = [workspace.pk]
     else:

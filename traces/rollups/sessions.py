@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from traces import bulk
 from traces.models import ChatMessage, ChatRole, ModelCall, Run, RunStatus, Session, Task
 
 PREVIEW_CHARS = 300
@@ -105,8 +106,6 @@ def refresh_sessions(ids, widen=True):
             for name, value in values.items():
                 setattr(session, name, value)
             changed.append(session)
-    from traces.ingest import bulk  # traces.ingest imports this module
-
     # With COPY on PostgreSQL: bulk_update's CASE WHEN per row and column took ~15 ms a batch to build.
     bulk.update(Session, changed, SESSION_ROLLUPS)
 

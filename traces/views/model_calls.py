@@ -11,7 +11,7 @@ from backoffice.access import workspace_view
 from traces.forms import ModelCallFilterForm
 from traces.keyset import Keyset
 from traces.models import ModelCall
-from traces.rollup import model_rollup
+from traces.rollups.model_calls import model_rollup
 
 from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, render_region
 

@@ -9,8 +9,8 @@ from tests.factories import (
     make_session,
     make_workspace,
 )
-from traces import reviews
 from traces.models import Review
+from traces.reviews import workflow as reviews
 
 
 class ReviewDetailTest(TestCase):

@@ -148,7 +148,7 @@ class ReviewExportTest(TestCase):
 
     def test_it_reads_in_chunks_with_two_queries_each(self):
         self.client.force_login(self.cast["viewer"])
-        with patch("traces.review_export.CHUNK", 2):
+        with patch("traces.reviews.export.CHUNK", 2):
             response = self.client.get(URL)
             # Two chunks of reviews (A, B then C, empty), each with one query for its turns.
             with self.assertNumQueries(4):

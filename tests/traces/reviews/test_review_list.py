@@ -115,7 +115,7 @@ class ReviewQueueTest(TestCase):
     def test_it_pages_by_keyset_without_repeating_or_skipping(self):
         seen = []
         query = "?status=all"
-        with patch("traces.review_queries.PAGE_SIZE", 2):
+        with patch("traces.reviews.queries.PAGE_SIZE", 2):
             for _ in range(4):
                 response = self.get(query)
                 seen += self.runs(response)

@@ -4,7 +4,7 @@ from django.test import TestCase
 
 from tests.factories import make_agent, make_cast, make_review, make_run, make_workspace
 from traces.models import Review
-from traces.review_stats import review_figures
+from traces.reviews.stats import review_figures
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -2,8 +2,8 @@ from django.test import TestCase
 
 from backoffice.models import Role
 from tests.factories import make_member, make_message, make_run, make_session, make_workspace
-from traces import reviews
 from traces.models import Review, ReviewActivity
+from traces.reviews import workflow as reviews
 
 
 class FilingTest(TestCase):

@@ -211,7 +211,7 @@ class ReviewsApiListTest(TestCase):
 
     def test_export_streams_the_resolved_reviews(self):
         make_review(make_run(self.workspace, run_id="run-out", output="Hi"), status="resolved")
-        with patch("traces.review_export.CHUNK", 1):
+        with patch("traces.reviews.export.CHUNK", 1):
             response = self.get("/export")
         lines = b"".join(response.streaming_content).decode().splitlines()
         self.assertEqual(response["Content-Type"], "application/jsonl")
