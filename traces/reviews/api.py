@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints
 
 from traces.models import ChatMessage, Run
 
-from . import workflow as reviews
+from . import tickets as reviews
 from .export import export_response
 from .queries import (
     MAX_PAGE_SIZE,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from traces.models import ChatMessage, ChatRole, ReviewStatus
 
 from .queries import page_of, parse_cursor
-from .workflow import turn_text
+from .tickets import turn_text
 
 CHUNK = 200
 TRAINING_ROLES = (ChatRole.SYSTEM, ChatRole.USER, ChatRole.ASSISTANT, ChatRole.TOOL)

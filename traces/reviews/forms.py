@@ -5,7 +5,7 @@ from django.http import QueryDict
 
 from traces.models import Priority, Rating, ReviewStatus
 
-from . import workflow as reviews
+from . import tickets as reviews
 from .queries import parse_cursor
 from .stats import period
 

@@ -4,7 +4,7 @@ from django import template
 
 from traces.models import ReviewStatus
 
-from . import workflow as reviews
+from . import tickets as reviews
 
 register = template.Library()
 

@@ -11,7 +11,7 @@ from backoffice.models import Role
 from traces.models import Agent, ChatRole, Review
 from traces.views.runs import get_run, render_run_tab
 
-from . import workflow as reviews
+from . import tickets as reviews
 from .export import export_response
 from .forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
 from .queries import filter_reviews, get_review, page_of, reviews_in

@@ -10,7 +10,7 @@ from tests.factories import (
     make_workspace,
 )
 from traces.models import Review
-from traces.reviews import workflow as reviews
+from traces.reviews import tickets as reviews
 
 
 class ReviewDetailTest(TestCase):

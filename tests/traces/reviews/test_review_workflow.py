@@ -3,7 +3,7 @@ from django.test import TestCase
 from backoffice.models import Role
 from tests.factories import make_member, make_message, make_run, make_session, make_workspace
 from traces.models import Review, ReviewActivity
-from traces.reviews import workflow as reviews
+from traces.reviews import tickets as reviews
 
 
 class FilingTest(TestCase):
