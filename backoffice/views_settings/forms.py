@@ -1,5 +1,4 @@
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 from django import forms
@@ -10,6 +9,7 @@ from django.utils import timezone
 
 from backoffice.models import Role, Workspace
 from traces.models import ModelPrice, RedactionKind, RedactionRule
+from traces.safe_regex import check_replacement, compile_pattern
 
 ROLE_CHOICES = Role.choices
 
@@ -136,15 +136,14 @@ class RedactionRuleForm(forms.ModelForm):
             cleaned["pattern"] = pattern.strip()
             return cleaned
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            self.add_error("pattern", f"Not a valid regular expression: {exc}.")
-            return cleaned
+            compiled = compile_pattern(pattern)
+        except ValueError:
+            return cleaned  # the model's clean() names the error on the pattern field
         if compiled.match(""):
             self.add_error("pattern", "This pattern matches empty text, so it would mangle every value.")
         try:
-            compiled.sub(replacement, "")
-        except (re.error, IndexError) as exc:
+            check_replacement(compiled, replacement)
+        except ValueError as exc:
             self.add_error("replacement", f"Not a valid replacement for this pattern: {exc}.")
         return cleaned
 
