@@ -49,6 +49,28 @@ class Membership(models.Model):
         return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
 
 
+class Scope(models.TextChoices):
+    """What an API key may do. Each scope is granted on its own: `admin` does not include the others."""
+
+    INGEST = "ingest", "Ingest: send events and spans"
+    READ = "read", "Read: runs, conversations, reviews (and file reviews)"
+    ADMIN = "admin", "Admin: delete reviews, configure the workspace"
+
+
+DEFAULT_SCOPES = [Scope.INGEST, Scope.READ]
+
+
+def parse_scopes(text):
+    """The scopes of a comma-separated list, in their canonical order; ValueError names an unknown one."""
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    unknown = names - set(Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scope {sorted(unknown)[0]!r}: choose among {', '.join(Scope.values)}")
+    if not names:
+        raise ValueError(f"name at least one scope among {', '.join(Scope.values)}")
+    return [scope for scope in Scope.values if scope in names]
+
+
 def hash_key(raw_key):
     # Keys are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -74,6 +96,8 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Comma-separated Scope values, in Scope order.
+    scopes = models.CharField(max_length=64, default="ingest,read")
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -84,12 +108,24 @@ class ApiKey(models.Model):
     def __str__(self):
         return f"{self.label} ({self.prefix}…)"
 
+    @property
+    def scope_list(self):
+        return [scope for scope in self.scopes.split(",") if scope]
+
+    def allows(self, scope):
+        return scope in self.scope_list
+
     @classmethod
-    def issue(cls, workspace, label, **fields):
+    def issue(cls, workspace, label, scopes=DEFAULT_SCOPES, **fields):
         """Create a key; returns (api_key, raw_key). The raw key is never stored."""
         raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
         api_key = cls.objects.create(
-            workspace=workspace, label=label, prefix=raw_key[:10], key_hash=hash_key(raw_key), **fields
+            workspace=workspace,
+            label=label,
+            prefix=raw_key[:10],
+            key_hash=hash_key(raw_key),
+            scopes=",".join(parse_scopes(",".join(scopes))),
+            **fields,
         )
         return api_key, raw_key
 

@@ -66,6 +66,21 @@ def limit_ingest(request):
     )
 
 
+def limit_api(request):
+    """The 429 response when the request's API key made too many read or review API requests this
+    minute, else None. Counted apart from ingest, so a busy sender does not lock its readers out."""
+    per_minute = settings.API_RATE_PER_MINUTE
+    api_key = getattr(request, "api_key", None)
+    if not per_minute or api_key is None:
+        return None
+    wait = hit("api", api_key.key_hash[:24], per_minute, 60)
+    if not wait:
+        return None
+    return too_many_requests(
+        wait, f"rate limit: at most {per_minute} API requests per minute for this API key"
+    )
+
+
 def ingest_rate_limited(view):
     """Decorator for plain ingest views that have already put request.api_key on the request."""
 

@@ -215,6 +215,8 @@ CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "locmem://"))}
 
 # Ingest requests per API key per minute (event batch and OTLP); 0 turns the limit off.
 INGEST_RATE_PER_MINUTE = envint("INGEST_RATE_PER_MINUTE", 600)
+# Read and review API requests per API key per minute; 0 turns the limit off.
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 1200)
 # Failed log-ins allowed per username from one address, and per address, within LOGIN_FAILURE_WINDOW seconds.
 LOGIN_FAILURES_PER_USER = envint("LOGIN_FAILURES_PER_USER", 5)
 LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 50)

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
 from django.utils import timezone
 
-from backoffice.models import Role, Workspace
+from backoffice.models import DEFAULT_SCOPES, Role, Scope, Workspace
 from traces.models import ModelPrice, RedactionKind, RedactionRule
 from traces.safe_regex import check_replacement, compile_pattern
 
@@ -56,6 +56,12 @@ class ApiKeyForm(forms.Form):
         label="Expires on",
         help_text="Optional. The key stops working at the start of this day (UTC).",
         widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        initial=DEFAULT_SCOPES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Agents need ingest; scripts that read runs or file reviews need read.",
     )
 
     def clean_expires_on(self):
