@@ -137,6 +137,22 @@ class ApiKey(models.Model):
         return cls.objects.usable().select_related("workspace").filter(key_hash=hash_key(raw_key)).first()
 
 
+class RateCounter(models.Model):
+    """One fixed-window counter of the rate limits and the log-in throttle (backoffice/ratelimit.py),
+    when CACHE_URL is the database: every process adds to the same row in one atomic statement."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    # Unix seconds when the window closes; rows past it are deleted as new windows open.
+    expires = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        db_table = "rate_counters"
+
+    def __str__(self):
+        return f"{self.name}: {self.count}"
+
+
 class AuditEntry(models.Model):
     """Who changed what in a workspace: members, keys, prices, redaction, retention, dashboards."""
 

@@ -196,10 +196,10 @@ CONTENT_SECURITY_POLICY = {
 
 
 def cache_from_url(url):
-    """CACHES["default"] from CACHE_URL: locmem:// (default), db://TABLE, redis://HOST:PORT/DB.
+    """CACHES["default"] from CACHE_URL: db://TABLE (default), redis://HOST:PORT/DB, locmem://.
 
-    The cache holds the rate-limit and login-throttle counters. locmem counts per process, so a
-    deployment running several processes points CACHE_URL at a shared cache (redis, or db://).
+    The rate-limit and login-throttle counters follow it (backoffice/ratelimit.py): with db:// they
+    are rows of rate_counters in the app's database, shared by every process; locmem counts per process.
     """
     scheme, _, rest = url.partition("://")
     if scheme == "locmem":
@@ -211,7 +211,7 @@ def cache_from_url(url):
     raise ImproperlyConfigured(f"CACHE_URL must start with locmem://, db:// or redis://; got {scheme!r}")
 
 
-CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "locmem://"))}
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "db://"))}
 
 # Ingest requests per API key per minute (event batch and OTLP); 0 turns the limit off.
 INGEST_RATE_PER_MINUTE = envint("INGEST_RATE_PER_MINUTE", 600)
