@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -135,6 +136,75 @@ class ApiKey(models.Model):
         if not raw_key or not raw_key.startswith(KEY_PREFIX):
             return None
         return cls.objects.usable().select_related("workspace").filter(key_hash=hash_key(raw_key)).first()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        now = timezone.now()
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class Invitation(models.Model):
+    """An admin's offer of a role in a workspace, taken up by whoever signs in with its link (and, when
+    it names an e-mail, has that address). The token is stored hashed, like API keys."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "invitations"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.email or 'link'} as {self.role} in {self.workspace_id}"
+
+    @classmethod
+    def issue(cls, workspace, role, invited_by, email="", days=7):
+        """Create an invitation; returns (invitation, raw_token). The raw token is never stored."""
+        raw_token = secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            workspace=workspace,
+            email=email,
+            role=role,
+            token_hash=hash_key(raw_token),
+            invited_by=invited_by,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        return invitation, raw_token
+
+    @classmethod
+    def find(cls, raw_token):
+        """The invitation of this token, whatever its state, or None. Hits the database."""
+        if not raw_token:
+            return None
+        found = cls.objects.select_related("workspace", "invited_by")
+        return found.filter(token_hash=hash_key(raw_token)).first()
+
+    def refusal(self, user):
+        """Why `user` cannot accept this invitation, or None when they can."""
+        if self.revoked_at:
+            return "This invitation was withdrawn."
+        if self.accepted_at:
+            return "This invitation has already been used."
+        if self.expires_at <= timezone.now():
+            return "This invitation has expired. Ask an admin of the workspace for a new one."
+        if self.email and self.email.lower() != (user.email or "").lower():
+            return f"This invitation is for {self.email}: sign in with the account of that address."
+        return None
 
 
 class RateCounter(models.Model):
