@@ -32,13 +32,24 @@ class MembershipAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created with `manage.py create_api_key` or in Settings: the secret is shown once there."""
 
-    list_display = ["label", "prefix", "workspace", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "label",
+        "prefix",
+        "workspace",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["workspace"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    # Scopes are chosen when a key is made (Settings or create_api_key): a new key, not an edit.
+    readonly_fields = ["prefix", "key_hash", "scopes", "created_at", "last_used_at"]
     fields = [
         "workspace",
         "label",
         "prefix",
+        "scopes",
         "key_hash",
         "expires_at",
         "revoked_at",

@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from ninja.security import HttpBearer
 
-from .models import ApiKey
+from . import ratelimit
+from .models import ApiKey, Scope
 
 # last_used_at is informative; writing it on every request would turn every read into a write.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -28,15 +29,78 @@ def authenticate_key(request, raw_key):
     return api_key
 
 
+class MissingScope(Exception):
+    """The key is valid but was not given the scope this endpoint needs: answered 403."""
+
+    def __init__(self, scope):
+        super().__init__(scope)
+        self.scope = str(scope)
+
+    def answer(self):
+        detail = f"this API key lacks the '{self.scope}' scope"
+        return {"detail": detail, "field": "scope", "scope": self.scope}
+
+
+class RateLimited(Exception):
+    """The key sent too many requests this minute: answered 429 with Retry-After."""
+
+    def __init__(self, response):
+        super().__init__(response["Retry-After"])
+        self.response = response
+
+
+def check_scope(request, scope):
+    """Raises MissingScope when the authenticated key of the request lacks `scope`."""
+    if not request.api_key.allows(scope):
+        raise MissingScope(scope)
+
+
 class ApiKeyAuth(HttpBearer):
-    openapi_description = "An API key of the workspace: `Authorization: Bearer bo_…`"
+    """An API key with the scope an endpoint needs. Each scope is its own security scheme in the
+    OpenAPI schema, so the schema tells which scope every operation requires."""
+
+    scope = Scope.READ
+    openapi_description = (
+        "An API key of the workspace with the `read` scope: `Authorization: Bearer bo_…`. Reads runs, "
+        "conversations and reviews, and files and edits reviews. A key without the scope gets 403."
+    )
 
     def authenticate(self, request, token):
-        return authenticate_key(request, token)
+        api_key = authenticate_key(request, token)
+        if api_key is None:
+            return None
+        check_scope(request, self.scope)
+        limited = ratelimit.limit_api(request)
+        if limited is not None:
+            raise RateLimited(limited)
+        return api_key
 
 
-def api_key_view(view):
-    """For key-authenticated views outside the ninja API (OTLP): 401 without a usable key.
+class IngestKeyAuth(ApiKeyAuth):
+    scope = Scope.INGEST
+    openapi_description = (
+        "An API key of the workspace with the `ingest` scope: `Authorization: Bearer bo_…`. Sends "
+        "events (and OTLP spans at /v1/traces). A key without the scope gets 403."
+    )
+
+    def authenticate(self, request, token):
+        # Ingest has its own rate limit, checked by the endpoint (it answers in the ingest format).
+        api_key = authenticate_key(request, token)
+        if api_key is not None:
+            check_scope(request, self.scope)
+        return api_key
+
+
+class AdminKeyAuth(ApiKeyAuth):
+    scope = Scope.ADMIN
+    openapi_description = (
+        "An API key of the workspace with the `admin` scope: `Authorization: Bearer bo_…`. Deletes "
+        "reviews and changes configuration. A key without the scope gets 403."
+    )
+
+
+def api_key_view(view, scope=Scope.READ):
+    """For key-authenticated views outside the ninja API: 401 without a usable key, 403 without `scope`.
 
     The view is exempt from the login redirect and from CSRF (no cookies are involved) and is marked
     `api_key_required`, the access policy the URL walk test checks.
@@ -49,6 +113,10 @@ def api_key_view(view):
             response = JsonResponse({"detail": "Unauthorized"}, status=401)
             response["WWW-Authenticate"] = "Bearer"
             return response
+        try:
+            check_scope(request, scope)
+        except MissingScope as exc:
+            return JsonResponse(exc.answer(), status=403)
         return view(request, *args, **kwargs)
 
     wrapper.api_key_required = True

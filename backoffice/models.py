@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -49,6 +50,28 @@ class Membership(models.Model):
         return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
 
 
+class Scope(models.TextChoices):
+    """What an API key may do. Each scope is granted on its own: `admin` does not include the others."""
+
+    INGEST = "ingest", "Ingest: send events and spans"
+    READ = "read", "Read: runs, conversations, reviews (and file reviews)"
+    ADMIN = "admin", "Admin: delete reviews, configure the workspace"
+
+
+DEFAULT_SCOPES = [Scope.INGEST, Scope.READ]
+
+
+def parse_scopes(text):
+    """The scopes of a comma-separated list, in their canonical order; ValueError names an unknown one."""
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    unknown = names - set(Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scope {sorted(unknown)[0]!r}: choose among {', '.join(Scope.values)}")
+    if not names:
+        raise ValueError(f"name at least one scope among {', '.join(Scope.values)}")
+    return [scope for scope in Scope.values if scope in names]
+
+
 def hash_key(raw_key):
     # Keys are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -74,6 +97,8 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Comma-separated Scope values, in Scope order.
+    scopes = models.CharField(max_length=64, default="ingest,read")
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -84,12 +109,24 @@ class ApiKey(models.Model):
     def __str__(self):
         return f"{self.label} ({self.prefix}…)"
 
+    @property
+    def scope_list(self):
+        return [scope for scope in self.scopes.split(",") if scope]
+
+    def allows(self, scope):
+        return scope in self.scope_list
+
     @classmethod
-    def issue(cls, workspace, label, **fields):
+    def issue(cls, workspace, label, scopes=DEFAULT_SCOPES, **fields):
         """Create a key; returns (api_key, raw_key). The raw key is never stored."""
         raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
         api_key = cls.objects.create(
-            workspace=workspace, label=label, prefix=raw_key[:10], key_hash=hash_key(raw_key), **fields
+            workspace=workspace,
+            label=label,
+            prefix=raw_key[:10],
+            key_hash=hash_key(raw_key),
+            scopes=",".join(parse_scopes(",".join(scopes))),
+            **fields,
         )
         return api_key, raw_key
 
@@ -99,6 +136,91 @@ class ApiKey(models.Model):
         if not raw_key or not raw_key.startswith(KEY_PREFIX):
             return None
         return cls.objects.usable().select_related("workspace").filter(key_hash=hash_key(raw_key)).first()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        now = timezone.now()
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class Invitation(models.Model):
+    """An admin's offer of a role in a workspace, taken up by whoever signs in with its link (and, when
+    it names an e-mail, has that address). The token is stored hashed, like API keys."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "invitations"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.email or 'link'} as {self.role} in {self.workspace_id}"
+
+    @classmethod
+    def issue(cls, workspace, role, invited_by, email="", days=7):
+        """Create an invitation; returns (invitation, raw_token). The raw token is never stored."""
+        raw_token = secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            workspace=workspace,
+            email=email,
+            role=role,
+            token_hash=hash_key(raw_token),
+            invited_by=invited_by,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        return invitation, raw_token
+
+    @classmethod
+    def find(cls, raw_token):
+        """The invitation of this token, whatever its state, or None. Hits the database."""
+        if not raw_token:
+            return None
+        found = cls.objects.select_related("workspace", "invited_by")
+        return found.filter(token_hash=hash_key(raw_token)).first()
+
+    def refusal(self, user):
+        """Why `user` cannot accept this invitation, or None when they can."""
+        if self.revoked_at:
+            return "This invitation was withdrawn."
+        if self.accepted_at:
+            return "This invitation has already been used."
+        if self.expires_at <= timezone.now():
+            return "This invitation has expired. Ask an admin of the workspace for a new one."
+        if self.email and self.email.lower() != (user.email or "").lower():
+            return f"This invitation is for {self.email}: sign in with the account of that address."
+        return None
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of the rate limits and the log-in throttle (backoffice/ratelimit.py),
+    when CACHE_URL is the database: every process adds to the same row in one atomic statement."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    # Unix seconds when the window closes; rows past it are deleted as new windows open.
+    expires = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        db_table = "rate_counters"
+
+    def __str__(self):
+        return f"{self.name}: {self.count}"
 
 
 class AuditEntry(models.Model):

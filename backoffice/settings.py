@@ -198,10 +198,10 @@ CONTENT_SECURITY_POLICY = {
 
 
 def cache_from_url(url):
-    """CACHES["default"] from CACHE_URL: locmem:// (default), db://TABLE, redis://HOST:PORT/DB.
+    """CACHES["default"] from CACHE_URL: db://TABLE (default), redis://HOST:PORT/DB, locmem://.
 
-    The cache holds the rate-limit and login-throttle counters. locmem counts per process, so a
-    deployment running several processes points CACHE_URL at a shared cache (redis, or db://).
+    The rate-limit and login-throttle counters follow it (backoffice/ratelimit.py): with db:// they
+    are rows of rate_counters in the app's database, shared by every process; locmem counts per process.
     """
     scheme, _, rest = url.partition("://")
     if scheme == "locmem":
@@ -213,10 +213,12 @@ def cache_from_url(url):
     raise ImproperlyConfigured(f"CACHE_URL must start with locmem://, db:// or redis://; got {scheme!r}")
 
 
-CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "locmem://"))}
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "db://"))}
 
 # Ingest requests per API key per minute (event batch and OTLP); 0 turns the limit off.
 INGEST_RATE_PER_MINUTE = envint("INGEST_RATE_PER_MINUTE", 600)
+# Read and review API requests per API key per minute; 0 turns the limit off.
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 1200)
 # Failed log-ins allowed per username from one address, and per address, within LOGIN_FAILURE_WINDOW seconds.
 LOGIN_FAILURES_PER_USER = envint("LOGIN_FAILURES_PER_USER", 5)
 LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 50)
@@ -233,6 +235,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# E-mail (invitation links). Without EMAIL_HOST, messages are written to the log (console backend).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "1")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
 
 # GET /metrics (Prometheus) asks for this bearer token when it is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -5,7 +5,7 @@ from ninja.operation import PathView
 
 from traces import otlp_api
 
-from . import views
+from . import invitations, views
 from .api import api
 from .login_throttle import LoginView
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("", views.root, name="root"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public(api_patterns), api_app), namespace=api_namespace)),
     path("w/<slug:workspace>/", views.home, name="home"),

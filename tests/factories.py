@@ -46,9 +46,9 @@ def make_cast(workspace):
     }
 
 
-def make_api_key(workspace, label="tests"):
+def make_api_key(workspace, label="tests", scopes=("ingest", "read")):
     """Returns (api_key, raw_key)."""
-    return ApiKey.issue(workspace, label)
+    return ApiKey.issue(workspace, label, scopes=scopes)
 
 
 def make_agent(workspace, **overrides):

@@ -17,6 +17,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import Field
 
+from backoffice.api_auth import IngestKeyAuth
 from backoffice.api_rendering import PreciseEncoder, json_response
 from backoffice.ratelimit import limit_ingest
 
@@ -69,7 +70,15 @@ def read_body(request, limit):
 
 @router.post(
     "/ingest",
-    response={200: IngestOut, 207: IngestOut, 400: IngestOut | Problem, 413: Problem, 429: Problem},
+    auth=IngestKeyAuth(),
+    response={
+        200: IngestOut,
+        207: IngestOut,
+        400: IngestOut | Problem,
+        403: Problem,
+        413: Problem,
+        429: Problem,
+    },
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {

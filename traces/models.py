@@ -3,10 +3,13 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from backoffice.models import Workspace
+
+from .safe_regex import pattern_error
 
 MONEY = {"max_digits": 20, "decimal_places": 10, "default": 0}
 CENT_FRACTION = Decimal(1).scaleb(-MONEY["decimal_places"])  # the smallest amount a cost column holds
@@ -469,6 +472,20 @@ class RedactionRule(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.pattern}"
+
+    def clean(self):
+        # Every way of saving a rule through a form (settings page, admin) checks the pattern here.
+        if self.kind == RedactionKind.REGEX and self.pattern:
+            error = pattern_error(self.pattern)
+            if error:
+                raise ValidationError({"pattern": f"Not a pattern RE2 can run: {error}."})
+
+    @property
+    def broken(self):
+        """Why ingest skips this rule (a regex RE2 cannot compile, saved before RE2 ran them), or None."""
+        if self.kind != RedactionKind.REGEX:
+            return None
+        return pattern_error(self.pattern)
 
 
 class Rating(models.TextChoices):

@@ -24,6 +24,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from backoffice.api_auth import authenticate_key
+from backoffice.models import Scope
+from backoffice.ratelimit import limit_ingest
 
 from .api import read_body
 from .ingest.otlp import ingest_spans
@@ -49,6 +51,14 @@ def traces(request):
     if authenticate_key(request, api_key_from(request)) is None:
         response = status(content_type, 401, "a valid API key is required: Authorization: Bearer <key>")
         response["WWW-Authenticate"] = 'Bearer realm="backoffice"'
+        return response
+    if not request.api_key.allows(Scope.INGEST):
+        return status(content_type, 403, "this API key lacks the 'ingest' scope")
+    limited = limit_ingest(request)
+    if limited is not None:
+        # OTLP exporters read the status in the body's format and back off for Retry-After.
+        response = status(content_type, 429, json.loads(limited.content)["detail"])
+        response["Retry-After"] = limited["Retry-After"]
         return response
     encoding = request.headers.get("Content-Encoding", "identity").lower()
     if encoding not in ("identity", "gzip"):

@@ -1,38 +1,36 @@
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
-from django.db.models import Q
 from django.utils import timezone
 
-from backoffice.models import Role, Workspace
+from backoffice.models import DEFAULT_SCOPES, Role, Scope, Workspace
 from traces.models import ModelPrice, RedactionKind, RedactionRule
+from traces.safe_regex import check_replacement, compile_pattern
 
 ROLE_CHOICES = Role.choices
 
 
-class MemberAddForm(forms.Form):
-    user = forms.CharField(label="Username or email", max_length=254)
+class InvitationForm(forms.Form):
+    """Adding a member is an invitation: the person joins by accepting it, never by being picked."""
+
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional. The link is e-mailed there, and only the account with this address can accept.",
+    )
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Role.VIEWER)
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
         self.workspace = workspace
 
-    def clean_user(self):
-        name = self.cleaned_data["user"].strip()
-        users = get_user_model().objects.filter(Q(username__iexact=name) | Q(email__iexact=name))
-        found = list(users[:2])
-        if not found:
-            raise forms.ValidationError("No user has this username or email. Create the user below instead.")
-        if len(found) > 1:
-            raise forms.ValidationError("Several users have this email: enter the username.")
-        if found[0].memberships.filter(workspace=self.workspace).exists():
-            raise forms.ValidationError(f"{found[0].get_username()} is already a member.")
-        return found[0]
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip()
+        if email and self.workspace.memberships.filter(user__email__iexact=email).exists():
+            raise forms.ValidationError("Someone with this e-mail is already a member.")
+        return email
 
 
 class MemberCreateForm(UserCreationForm):
@@ -56,6 +54,12 @@ class ApiKeyForm(forms.Form):
         label="Expires on",
         help_text="Optional. The key stops working at the start of this day (UTC).",
         widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        initial=DEFAULT_SCOPES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Agents need ingest; scripts that read runs or file reviews need read.",
     )
 
     def clean_expires_on(self):
@@ -136,15 +140,14 @@ class RedactionRuleForm(forms.ModelForm):
             cleaned["pattern"] = pattern.strip()
             return cleaned
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            self.add_error("pattern", f"Not a valid regular expression: {exc}.")
-            return cleaned
+            compiled = compile_pattern(pattern)
+        except ValueError:
+            return cleaned  # the model's clean() names the error on the pattern field
         if compiled.match(""):
             self.add_error("pattern", "This pattern matches empty text, so it would mangle every value.")
         try:
-            compiled.sub(replacement, "")
-        except (re.error, IndexError) as exc:
+            check_replacement(compiled, replacement)
+        except ValueError as exc:
             self.add_error("replacement", f"Not a valid replacement for this pattern: {exc}.")
         return cleaned
 

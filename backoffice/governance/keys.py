@@ -39,11 +39,17 @@ def key_create(request):
     if not form.is_valid():
         return render_keys(request, form=form)
     api_key, raw_key = ApiKey.issue(
-        request.workspace, form.cleaned_data["label"], created_by=request.user, expires_at=form.expires_at()
+        request.workspace,
+        form.cleaned_data["label"],
+        scopes=form.cleaned_data["scopes"],
+        created_by=request.user,
+        expires_at=form.expires_at(),
     )
-    changes = {"expires": [None, api_key.expires_at.date().isoformat()]} if api_key.expires_at else {}
+    changes = {"scopes": [None, api_key.scopes]}
+    if api_key.expires_at:
+        changes["expires"] = [None, api_key.expires_at.date().isoformat()]
     audit.record(request, "key.created", f"{api_key.label} ({api_key.prefix}…)", changes)
-    new_key = {"label": api_key.label, "raw": raw_key}
+    new_key = {"label": api_key.label, "raw": raw_key, "scopes": api_key.scopes.replace(",", ", ")}
     return render_keys(request, new_key=new_key, status=201)
 
 

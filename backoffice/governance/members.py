@@ -1,13 +1,17 @@
 from django.contrib import messages
+from django.core.mail import send_mail
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from backoffice import audit
 from backoffice.access import workspace_view
-from backoffice.models import Membership, Role
+from backoffice.models import Invitation, Membership, Role
 
-from .forms import MemberAddForm, MemberCreateForm, MemberRoleForm
+from .forms import InvitationForm, MemberCreateForm, MemberRoleForm
 
 LAST_ADMIN = "A workspace needs at least one admin: make someone else an admin first."
 
@@ -24,7 +28,7 @@ def get_membership(request, member_id):
     return get_object_or_404(memberships, pk=member_id)
 
 
-def render_members(request, *, add_form=None, create_form=None, error=None, status=200):
+def render_members(request, *, add_form=None, create_form=None, error=None, new_link=None, status=200):
     memberships = list(
         Membership.objects.filter(workspace=request.workspace)
         .select_related("user")
@@ -38,8 +42,12 @@ def render_members(request, *, add_form=None, create_form=None, error=None, stat
         "section": "members",
         "memberships": memberships,
         "roles": Role.choices,
-        "add_form": add_form or MemberAddForm(workspace=request.workspace),
+        "add_form": add_form or InvitationForm(workspace=request.workspace),
         "create_form": create_form or MemberCreateForm(),
+        "invitations": Invitation.objects.filter(workspace=request.workspace)
+        .pending()
+        .select_related("invited_by"),
+        "new_link": new_link,
         "error": error,
     }
     return render(request, "backoffice/governance/members.html", context, status=status)
@@ -51,16 +59,45 @@ def member_list(request):
     return render_members(request)
 
 
+@never_cache
 @require_POST
 @workspace_view(Role.ADMIN)
 def member_add(request):
-    form = MemberAddForm(request.POST, workspace=request.workspace)
+    """Invites someone: the link is shown in this response only (the token is stored hashed)."""
+    form = InvitationForm(request.POST, workspace=request.workspace)
     if not form.is_valid():
         return render_members(request, add_form=form)
-    user, role = form.cleaned_data["user"], form.cleaned_data["role"]
-    Membership.objects.create(user=user, workspace=request.workspace, role=role)
-    audit.record(request, "member.added", user.get_username(), {"role": [None, role]})
-    messages.success(request, f"{user.get_username()} joined as {role}.")
+    email, role = form.cleaned_data["email"], form.cleaned_data["role"]
+    invitation, token = Invitation.issue(request.workspace, role, request.user, email=email)
+    link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
+    audit.record(request, "member.invited", email or "invitation link", {"role": [None, role]})
+    if email:
+        send_mail(
+            f"Join {request.workspace.name} on Backoffice",
+            f"{request.user.get_username()} invites you to {request.workspace.name} as {role}.\n\n"
+            f"Sign in and accept at {link}\n\n"
+            f"The link works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",
+            None,
+            [email],
+        )
+    new_link = {"url": link, "email": email, "role": role, "expires_at": invitation.expires_at}
+    return render_members(request, new_link=new_link, status=201)
+
+
+@require_POST
+@workspace_view(Role.ADMIN)
+def invitation_revoke(request, invitation_id):
+    invitation = get_object_or_404(Invitation.objects.filter(workspace=request.workspace), pk=invitation_id)
+    # Conditional, so an accepted or already withdrawn invitation stays as it is.
+    pending = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True)
+    if pending.update(revoked_at=timezone.now()):
+        audit.record(
+            request,
+            "member.invitation_revoked",
+            invitation.email or "invitation link",
+            {"role": [invitation.role, None]},
+        )
+        messages.success(request, "Invitation withdrawn: its link no longer works.")
     return redirect("governance:members", workspace=request.workspace.slug)
 
 

@@ -9,6 +9,11 @@ urlpatterns = [
     path("members/", members.member_list, name="members"),
     path("members/add/", members.member_add, name="member_add"),
     path("members/create/", members.member_create, name="member_create"),
+    path(
+        "members/invitations/<int:invitation_id>/revoke/",
+        members.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("members/<int:member_id>/role/", members.member_role, name="member_role"),
     path("members/<int:member_id>/remove/", members.member_remove, name="member_remove"),
     path("keys/", keys.key_list, name="keys"),

@@ -45,11 +45,11 @@ class ReadApiTest(TestCase):
         for n in range(1, 4):
             make_task(run, sequence=n)
         self.get("/api/v1/runs/r/tasks")  # notes the key's first use
-        with self.assertNumQueries(4):  # key, run, count, page
+        with self.assertNumQueries(5):  # key, rate counter, run, count, page
             self.get("/api/v1/runs/r/tasks")
         for n in range(4, 40):
             make_task(run, sequence=n)
-        with self.assertNumQueries(4):
+        with self.assertNumQueries(5):
             self.get("/api/v1/runs/r/tasks")
 
     def test_a_session_comes_with_its_messages_in_order(self):

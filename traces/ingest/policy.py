@@ -8,6 +8,7 @@ import logging
 import re
 
 from traces.models import PayloadMode, RedactionKind
+from traces.safe_regex import compile_pattern
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ class Redactor:
                 self.keys[rule.pattern.strip().lower()] = rule.replacement
                 continue
             try:
-                self.patterns.append((re.compile(rule.pattern), rule.replacement))
-            except re.error as exc:  # rules are checked when saved; an old bad one must not stop ingest
+                self.patterns.append((compile_pattern(rule.pattern), rule.replacement))
+            except ValueError as exc:  # rules are checked when saved; an old bad one must not stop ingest
                 log.warning("skipping redaction rule %s: %s", rule.pk, exc)
 
     def __bool__(self):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
+from backoffice.api_auth import AdminKeyAuth
 from traces.models import ChatMessage, Run
 
 from . import tickets as reviews
@@ -333,7 +334,12 @@ def review_update(request, review_id: int, payload: ReviewPatch):
     return detail_out(get_review(request.workspace, review.pk))
 
 
-@router.delete("/{int:review_id}", response={204: None, 404: Problem}, summary="Delete a review")
+@router.delete(
+    "/{int:review_id}",
+    auth=AdminKeyAuth(),
+    response={204: None, 403: Problem, 404: Problem},
+    summary="Delete a review (a key with the admin scope)",
+)
 def review_delete(request, review_id: int):
     get_review(request.workspace, review_id).delete()
     return Status(204, None)

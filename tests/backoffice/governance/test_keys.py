@@ -46,7 +46,7 @@ class ApiKeyPageTests(TestCase):
             self.client.get(url(self.workspace))
 
     def test_a_new_key_is_shown_once_and_then_only_its_prefix(self):
-        response = self.client.post(url(self.workspace, "new/"), {"label": "etl"})
+        response = self.client.post(url(self.workspace, "new/"), {"label": "etl", "scopes": ["read"]})
         self.assertEqual(response.status_code, 201)
         self.assertIn("no-store", response["Cache-Control"])
         raw = response.context["new_key"]["raw"]
@@ -60,7 +60,9 @@ class ApiKeyPageTests(TestCase):
 
     def test_a_key_with_an_expiry_stops_working_on_that_day(self):
         tomorrow = (timezone.now() + timedelta(days=1)).date()
-        response = self.client.post(url(self.workspace, "new/"), {"label": "trial", "expires_on": tomorrow})
+        response = self.client.post(
+            url(self.workspace, "new/"), {"label": "trial", "expires_on": tomorrow, "scopes": ["ingest"]}
+        )
         key = ApiKey.objects.get(label="trial")
         self.assertEqual(key.expires_at.date(), tomorrow)
         ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
