@@ -1,26 +1,43 @@
 """The JSON API under /api/v1/, with its OpenAPI schema at /api/v1/openapi.json."""
 
 import datetime
+import decimal
 import json
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from traces.api import router as traces_router
 from traces.api_reviews import router as reviews_router
 
 from .api_auth import ApiKeyAuth
+from .api_errors import DESCRIPTIONS, validation_problem
+
+
+def plain_decimal(number):
+    """A Decimal in positional notation without trailing zeros: "0" for 0E-10, "0.0000012" for
+    1.2E-6, "1500" for 1.5E+3 (str() gives scientific notation for those)."""
+    if not number.is_finite():
+        return str(number)
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 class PreciseEncoder(DjangoJSONEncoder):
-    """Times keep their microseconds (DjangoJSONEncoder cuts them to milliseconds)."""
+    """Times keep their microseconds (DjangoJSONEncoder cuts them to milliseconds); decimals are
+    written out plainly."""
 
     def default(self, o):
         if isinstance(o, datetime.datetime):
             text = o.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
+        if isinstance(o, decimal.Decimal):
+            return plain_decimal(o)
         return super().default(o)
 
 
@@ -32,7 +49,12 @@ class PreciseRenderer(JSONRenderer):
         return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
 
 
-api = NinjaAPI(
+class BackofficeAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        return document_errors(super().get_openapi_schema(*args, **kwargs))
+
+
+api = BackofficeAPI(
     title="Backoffice API",
     version="1",
     description="Send agent and workflow events; read runs, conversations and reviews.",
@@ -48,4 +70,44 @@ api.add_router("/reviews", reviews_router)
 
 @api.exception_handler(Http404)
 def not_found(request, exc):
-    return api.create_response(request, {"detail": "Not found"}, status=404)
+    """The object a path parameter names is not in the key's workspace: the last parameter is named."""
+    names = list(request.resolver_match.kwargs) if request.resolver_match else []
+    return api.create_response(
+        request, {"detail": "Not found", "field": names[-1] if names else None}, status=404
+    )
+
+
+@api.exception_handler(ValidationError)
+def not_valid(request, exc):
+    return api.create_response(request, validation_problem(exc.errors), status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    """ninja's own 4xx (an unreadable body, a missing key) and ours raised as HttpError("field: …")."""
+    detail = str(exc)
+    if isinstance(exc, AuthenticationError):
+        field = "Authorization"
+    elif detail.startswith("Cannot parse request body"):
+        field, detail = "body", "body: not valid JSON"
+    else:
+        head, colon, _ = detail.partition(":")
+        field = head if colon and head.isidentifier() else None
+    return api.create_response(request, {"detail": detail, "field": field}, status=exc.status_code)
+
+
+@csrf_exempt
+@login_not_required
+def no_such_route(request, rest=""):
+    """Any path under /api/v1/ that no route serves, `/reviews/abc` included: a JSON 404, not HTML."""
+    return JsonResponse({"detail": "No such route", "field": "path"}, status=404)
+
+
+def document_errors(schema):
+    """Every documented error status gets its description, instead of ninja's bare "Not Found"."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if int(code) in DESCRIPTIONS:
+                    response["description"] = DESCRIPTIONS[int(code)]
+    return schema

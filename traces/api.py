@@ -17,6 +17,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import Field
 
+from backoffice.api_errors import Input, Problem, problems
 from backoffice.ratelimit import limit_ingest
 
 from .ingest import ingest_batch, summarize
@@ -25,11 +26,6 @@ from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
 
 router = Router(tags=["run record"])
-
-
-class Problem(Schema):
-    detail: str
-    field: str | None = None
 
 
 class EventResult(Schema):
@@ -68,7 +64,7 @@ def read_body(request, limit):
 
 @router.post(
     "/ingest",
-    response={200: IngestOut, 207: IngestOut, 400: IngestOut | Problem, 413: Problem, 429: Problem},
+    response={200: IngestOut, 207: IngestOut, **problems(413, 429), 400: IngestOut | Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
@@ -170,7 +166,7 @@ class TaskPage(Schema):
     tasks: list[TaskOut]
 
 
-class TaskPaging(Schema):
+class TaskPaging(Input):
     offset: int = Field(0, ge=0)
     limit: int = Field(500, ge=1, le=1000)
 
@@ -204,7 +200,7 @@ def run_in_workspace(request, run_id, **annotations):
     return get_object_or_404(runs.annotate(**annotations), run_id=run_id)
 
 
-@router.get("/runs/{run_id}", response={200: RunOut, 404: Problem}, summary="A run with its roll-ups")
+@router.get("/runs/{run_id}", response={200: RunOut, **problems()}, summary="A run with its roll-ups")
 def run_get(request, run_id: str):
     run = run_in_workspace(request, run_id, task_count=Count("tasks"))
     return {
@@ -219,7 +215,7 @@ TASK_PAYLOADS = ("input", "output", "error", "metadata")
 TASK_SCALARS = tuple(f for f in TaskOut.model_fields if f not in ("parent_id", *TASK_PAYLOADS))
 
 
-@router.get("/runs/{run_id}/tasks", response={200: TaskPage, 404: Problem}, summary="A run's tasks, paged")
+@router.get("/runs/{run_id}/tasks", response={200: TaskPage, **problems()}, summary="A run's tasks, paged")
 def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
     """Tasks in sequence order. Sequences are dense, so an offset is a keyset position, not a scan.
 
@@ -260,7 +256,7 @@ def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
-@router.get("/sessions/{session_id}", response={200: SessionOut, 404: Problem}, summary="A conversation")
+@router.get("/sessions/{session_id}", response={200: SessionOut, **problems()}, summary="A conversation")
 def session_get(request, session_id: str):
     sessions = Session.objects.filter(workspace=request.workspace).select_related("agent")
     session = get_object_or_404(sessions, session_id=session_id)

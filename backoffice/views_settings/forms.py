@@ -8,6 +8,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
 from django.utils import timezone
 
+from backoffice.days import DayField
 from backoffice.models import Role, Workspace
 from traces.models import ModelPrice, RedactionKind, RedactionRule
 
@@ -51,7 +52,7 @@ class MemberRoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     label = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “support-bot production”.")
-    expires_on = forms.DateField(
+    expires_on = DayField(
         required=False,
         label="Expires on",
         help_text="Optional. The key stops working at the start of this day (UTC).",
@@ -88,6 +89,7 @@ class ModelPriceForm(forms.ModelForm):
             "cached_per_million": "Cached input $/M",
             "effective_from": "Effective from",
         }
+        field_classes = {"effective_from": DayField}
         widgets = {"effective_from": forms.DateInput(attrs={"type": "date"})}
 
     def clean_model_pattern(self):
@@ -105,8 +107,8 @@ class ModelPriceForm(forms.ModelForm):
 
 
 class RecomputeForm(forms.Form):
-    period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
+    period_start = DayField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = DayField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
 
     @classmethod
     def last_month(cls):
