@@ -1,15 +1,25 @@
 """The JSON API under /api/v1/, with its OpenAPI schema at /api/v1/openapi.json."""
 
-from django.http import Http404
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from traces.api import router as traces_router
 from traces.reviews.api import router as reviews_router
 
 from .api_auth import ApiKeyAuth, MissingScope, RateLimited
+from .api_errors import DESCRIPTIONS, validation_problem
 from .api_rendering import RENDERER
 
-api = NinjaAPI(
+
+class BackofficeAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        return document_errors(super().get_openapi_schema(*args, **kwargs))
+
+
+api = BackofficeAPI(
     title="Backoffice API",
     version="1",
     description=(
@@ -31,7 +41,47 @@ api.add_router("/reviews", reviews_router)
 
 @api.exception_handler(Http404)
 def not_found(request, exc):
-    return api.create_response(request, {"detail": "Not found"}, status=404)
+    """The object a path parameter names is not in the key's workspace: the last parameter is named."""
+    names = list(request.resolver_match.kwargs) if request.resolver_match else []
+    return api.create_response(
+        request, {"detail": "Not found", "field": names[-1] if names else None}, status=404
+    )
+
+
+@api.exception_handler(ValidationError)
+def not_valid(request, exc):
+    return api.create_response(request, validation_problem(exc.errors), status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    """ninja's own 4xx (an unreadable body, a missing key) and ours raised as HttpError("field: …")."""
+    detail = str(exc)
+    if isinstance(exc, AuthenticationError):
+        field = "Authorization"
+    elif detail.startswith("Cannot parse request body"):
+        field, detail = "body", "body: not valid JSON"
+    else:
+        head, colon, _ = detail.partition(":")
+        field = head if colon and head.isidentifier() else None
+    return api.create_response(request, {"detail": detail, "field": field}, status=exc.status_code)
+
+
+@csrf_exempt
+@login_not_required
+def no_such_route(request, rest=""):
+    """Any path under /api/v1/ that no route serves, `/reviews/abc` included: a JSON 404, not HTML."""
+    return JsonResponse({"detail": "No such route", "field": "path"}, status=404)
+
+
+def document_errors(schema):
+    """Every documented error status gets its description, instead of ninja's bare "Not Found"."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if int(code) in DESCRIPTIONS:
+                    response["description"] = DESCRIPTIONS[int(code)]
+    return schema
 
 
 @api.exception_handler(MissingScope)

@@ -2,6 +2,7 @@
 answer without validating their output again (traces.api)."""
 
 import datetime
+import decimal
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -9,13 +10,25 @@ from django.http import HttpResponse
 from ninja.renderers import JSONRenderer
 
 
+def plain_decimal(number):
+    """A Decimal in positional notation without trailing zeros: "0" for 0E-10, "0.0000012" for
+    1.2E-6, "1500" for 1.5E+3 (str() gives scientific notation for those)."""
+    if not number.is_finite():
+        return str(number)
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 class PreciseEncoder(DjangoJSONEncoder):
-    """Times keep their microseconds (DjangoJSONEncoder cuts them to milliseconds)."""
+    """Times keep their microseconds (DjangoJSONEncoder cuts them to milliseconds); decimals are
+    written out plainly."""
 
     def default(self, o):
         if isinstance(o, datetime.datetime):
             text = o.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
+        if isinstance(o, decimal.Decimal):
+            return plain_decimal(o)
         return super().default(o)
 
 

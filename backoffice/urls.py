@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from ninja.operation import PathView
 
 from traces import otlp_api
 
 from . import invitations, views
-from .api import api
+from .api import api, no_such_route
 from .login_throttle import LoginView
 
 
@@ -41,6 +41,7 @@ urlpatterns = [
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public(api_patterns), api_app), namespace=api_namespace)),
+    re_path(r"^api/v1/(?P<rest>.*)$", no_such_route, name="api_no_such_route"),
     path("w/<slug:workspace>/", views.home, name="home"),
     path("w/<slug:workspace>/", include("traces.urls")),
     path("w/<slug:workspace>/", include("metrics.urls")),

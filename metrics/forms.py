@@ -3,6 +3,8 @@ import json
 from django import forms
 from django.http import QueryDict
 
+from backoffice.days import DayField
+
 from .dashboards import CARD_FIELDS, EXPORT_FORMAT, EXPORT_VERSION
 from .engine import (
     NEEDS_NUMBERS,
@@ -25,8 +27,8 @@ class RangeForm(forms.Form):
     """The dashboard's time-range control and refresh interval, from the query string."""
 
     range = forms.ChoiceField(choices=[("", "Card ranges"), *TimeRange.choices], required=False)
-    start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    start = DayField(required=False)
+    end = DayField(required=False)
     refresh = forms.TypedChoiceField(
         choices=[("", "Off"), ("30", "30 s"), ("60", "1 min"), ("300", "5 min")],
         required=False,
@@ -91,6 +93,7 @@ class CardForm(forms.ModelForm):
     class Meta:
         model = DashboardCard
         fields = [name for name in CARD_FIELDS if name not in ("filters", "condition")]
+        field_classes = {"custom_start": DayField, "custom_end": DayField}
         widgets = {
             "custom_start": forms.DateInput(attrs={"type": "date"}),
             "custom_end": forms.DateInput(attrs={"type": "date"}),

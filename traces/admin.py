@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import transaction
 
 from backoffice.models import Workspace
+from traces.ingest.fold import renumber
 from traces.locks import lock_workspace
 
 from .models import (
@@ -18,16 +19,21 @@ from .models import (
     Task,
 )
 from .rollups import daily as trace_rollups
+from .rollups.sessions import refresh_run_totals, refresh_sessions
 
 
 class KeepsTraceRollups:
     """Changes made here keep the daily trace roll-ups current, as the ingest fold does: under the
     workspace's ingest lock, the runs the change may move lose what they add before it and get it back
-    after (traces/trace_rollups.py)."""
+    after (traces.rollups.daily). The row roll-ups they feed (run totals, conversation counts) are
+    recomputed after the change from what is left (`refresh`), as a retention purge does."""
 
     def rollup_runs(self, objs):
         """Keys of the runs whose rows (or whose tasks' and model calls' rows) these objects move."""
         raise NotImplementedError
+
+    def refresh(self, runs, before):
+        """Recompute the row roll-ups the change may have moved, given every run it touched."""
 
     def keeping_rollups(self, objs, write):
         with transaction.atomic():
@@ -35,9 +41,17 @@ class KeepsTraceRollups:
                 lock_workspace(Workspace(pk=workspace))
             runs = self.rollup_runs(objs)
             trace_rollups.subtract(trace_rollups.Scope.of(runs=runs))
+            before = self.before_write(objs)
             write()
             # A run added here has no rows before; a run moved to another is in both.
-            trace_rollups.add(trace_rollups.Scope.of(runs=runs | self.rollup_runs(objs)))
+            runs |= self.rollup_runs(objs)
+            # Run totals feed the daily roll-ups: recomputed before they are added back.
+            self.refresh(runs, before)
+            trace_rollups.add(trace_rollups.Scope.of(runs=runs))
+
+    def before_write(self, objs):
+        """What `refresh` needs to know of the rows as they were stored (gone after a delete)."""
+        return None
 
     def save_model(self, request, obj, form, change):
         self.keeping_rollups(
@@ -54,8 +68,18 @@ class KeepsTraceRollups:
 
 
 class OwnRuns(KeepsTraceRollups):
+    """Runs: their conversations' counts, tokens, cost and times follow (a deleted run's included)."""
+
     def rollup_runs(self, objs):
         return {obj.pk for obj in objs if obj.pk}
+
+    def before_write(self, objs):
+        stored = Run.objects.filter(pk__in=[obj.pk for obj in objs if obj.pk], session__isnull=False)
+        return set(stored.values_list("session", flat=True))
+
+    def refresh(self, runs, sessions):
+        now = Run.objects.filter(pk__in=runs, session__isnull=False).values_list("session", flat=True)
+        refresh_sessions(sessions | set(now), widen=False)
 
 
 class RunRows(KeepsTraceRollups):
@@ -66,6 +90,17 @@ class RunRows(KeepsTraceRollups):
             "run", flat=True
         )
         return {obj.run_id for obj in objs if obj.run_id} | set(stored)
+
+    def refresh(self, runs, tasks):
+        """The runs' model-call counts, tokens and cost are the sums of their model calls, as the fold
+        makes them; so are the tokens and cost of the tasks the model calls belonged to."""
+        refresh_run_totals(runs, tasks or ())
+
+
+class ModelCallRows(RunRows):
+    def before_write(self, objs):
+        stored = ModelCall.objects.filter(pk__in=[obj.pk for obj in objs if obj.pk], task__isnull=False)
+        return set(stored.values_list("task", flat=True)) | {obj.task_id for obj in objs if obj.task_id}
 
 
 @admin.register(Agent)
@@ -129,7 +164,7 @@ class TaskAdmin(RunRows, admin.ModelAdmin):
 
 
 @admin.register(ModelCall)
-class ModelCallAdmin(RunRows, admin.ModelAdmin):
+class ModelCallAdmin(ModelCallRows, admin.ModelAdmin):
     list_display = [
         "call_id",
         "model",
@@ -148,6 +183,29 @@ class ModelCallAdmin(RunRows, admin.ModelAdmin):
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
+    """A conversation's message count, preview, times and the places of its turns follow changes."""
+
+    def keeping_sessions(self, objs, write):
+        with transaction.atomic():
+            stored = ChatMessage.objects.filter(pk__in=[obj.pk for obj in objs if obj.pk])
+            sessions = set(stored.values_list("session", flat=True)) | {obj.session_id for obj in objs}
+            write()
+            renumber("chat_messages", "session_id", "created_at", "event_id", sessions)
+            refresh_sessions(sessions, widen=False)
+
+    def save_model(self, request, obj, form, change):
+        self.keeping_sessions(
+            [obj], lambda: super(ChatMessageAdmin, self).save_model(request, obj, form, change)
+        )
+
+    def delete_model(self, request, obj):
+        self.keeping_sessions([obj], lambda: super(ChatMessageAdmin, self).delete_model(request, obj))
+
+    def delete_queryset(self, request, queryset):
+        self.keeping_sessions(
+            list(queryset), lambda: super(ChatMessageAdmin, self).delete_queryset(request, queryset)
+        )
+
     list_display = ["session", "sequence", "role", "run", "created_at"]
     list_filter = ["role"]
     search_fields = ["session__session_id"]

@@ -18,6 +18,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from backoffice.api_auth import IngestKeyAuth
+from backoffice.api_errors import Input, Problem, problems
 from backoffice.api_rendering import PreciseEncoder, json_response
 from backoffice.ratelimit import limit_ingest
 
@@ -27,11 +28,6 @@ from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
 
 router = Router(tags=["run record"])
-
-
-class Problem(Schema):
-    detail: str
-    field: str | None = None
 
 
 class EventResult(Schema):
@@ -71,14 +67,7 @@ def read_body(request, limit):
 @router.post(
     "/ingest",
     auth=IngestKeyAuth(),
-    response={
-        200: IngestOut,
-        207: IngestOut,
-        400: IngestOut | Problem,
-        403: Problem,
-        413: Problem,
-        429: Problem,
-    },
+    response={200: IngestOut, 207: IngestOut, **problems(413), 400: IngestOut | Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
@@ -178,7 +167,7 @@ class TaskPage(Schema):
     tasks: list[TaskOut]
 
 
-class TaskPaging(Schema):
+class TaskPaging(Input):
     offset: int = Field(0, ge=0)
     limit: int = Field(500, ge=1, le=1000)
 
@@ -212,7 +201,7 @@ def run_in_workspace(request, run_id, **annotations):
     return get_object_or_404(runs.annotate(**annotations), run_id=run_id)
 
 
-@router.get("/runs/{run_id}", response={200: RunOut, 404: Problem}, summary="A run with its roll-ups")
+@router.get("/runs/{run_id}", response={200: RunOut, **problems()}, summary="A run with its roll-ups")
 def run_get(request, run_id: str):
     run = run_in_workspace(request, run_id, task_count=Count("tasks"))
     return {
@@ -227,7 +216,7 @@ TASK_PAYLOADS = ("input", "output", "error", "metadata")
 TASK_SCALARS = tuple(f for f in TaskOut.model_fields if f not in ("parent_id", *TASK_PAYLOADS))
 
 
-@router.get("/runs/{run_id}/tasks", response={200: TaskPage, 404: Problem}, summary="A run's tasks, paged")
+@router.get("/runs/{run_id}/tasks", response={200: TaskPage, **problems()}, summary="A run's tasks, paged")
 def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
     """Tasks in sequence order. Sequences are dense, so an offset is a keyset position, not a scan.
 
@@ -266,7 +255,7 @@ def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
-@router.get("/sessions/{session_id}", response={200: SessionOut, 404: Problem}, summary="A conversation")
+@router.get("/sessions/{session_id}", response={200: SessionOut, **problems()}, summary="A conversation")
 def session_get(request, session_id: str):
     sessions = Session.objects.filter(workspace=request.workspace).select_related("agent")
     session = get_object_or_404(sessions, session_id=session_id)

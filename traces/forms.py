@@ -6,6 +6,8 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
+from backoffice.days import DayField
+
 from .models import RunStatus
 
 PAGE_CURSOR = RegexValidator(r"^\d{1,20}\.\d{1,20}$", "Not a page cursor: follow the page links.")
@@ -45,8 +47,8 @@ class PagedForm(forms.Form):
 class DateRangeForm(PagedForm):
     """since/until are whole days, both included."""
 
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         data = super().clean()

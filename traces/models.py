@@ -296,10 +296,10 @@ class TraceRollup(models.Model):
     them) and combination of the source's dimensions. A dimension a source does not have holds ''.
     Each numeric property has its exact sum, and the nullable ones their count of non-null values
     (the others are never null: their count is `n`), so counts, sums, averages and rates of any
-    filter on the dimensions add up from these rows. traces/rollup_spec.py tells readers which.
+    filter on the dimensions add up from these rows. traces.rollups.daily_spec tells readers which.
 
     Every writer of runs, tasks and model calls keeps it current in the transaction of its write
-    (traces/trace_rollups.py): it subtracts the contribution of the rows it may change before
+    (traces.rollups.daily): it subtracts the contribution of the rows it may change before
     writing and adds theirs after, so it stays right whatever the order of batches. A row whose
     `n` has come down to 0 is left in place, for the next row of the same key, until `purge`
     prunes it: readers treat it as absent.

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
 
+from backoffice.days import DayField
 from backoffice.models import DEFAULT_SCOPES, Role, Scope, Workspace
 from traces.models import ModelPrice, RedactionKind, RedactionRule
 from traces.safe_regex import check_replacement, compile_pattern
@@ -49,7 +50,7 @@ class MemberRoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     label = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “support-bot production”.")
-    expires_on = forms.DateField(
+    expires_on = DayField(
         required=False,
         label="Expires on",
         help_text="Optional. The key stops working at the start of this day (UTC).",
@@ -92,6 +93,7 @@ class ModelPriceForm(forms.ModelForm):
             "cached_per_million": "Cached input $/M",
             "effective_from": "Effective from",
         }
+        field_classes = {"effective_from": DayField}
         widgets = {"effective_from": forms.DateInput(attrs={"type": "date"})}
 
     def clean_model_pattern(self):
@@ -109,8 +111,8 @@ class ModelPriceForm(forms.ModelForm):
 
 
 class RecomputeForm(forms.Form):
-    period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
+    period_start = DayField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = DayField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
 
     @classmethod
     def last_month(cls):

@@ -12,6 +12,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
 from backoffice.api_auth import AdminKeyAuth
+from backoffice.api_errors import Input, Problem, problems
+from backoffice.days import Day
 from traces.models import ChatMessage, Run
 
 from . import tickets as reviews
@@ -25,7 +27,7 @@ from .queries import (
     parse_cursor,
     reviews_in,
 )
-from .stats import period, review_figures
+from .stats import TOO_LONG, period, review_figures, too_long
 
 router = Router(tags=["reviews"])
 
@@ -41,18 +43,14 @@ Comment = Annotated[
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
 
 
-class Problem(Schema):
-    detail: str
-    field: str | None = None
+class Conflict(Problem):
+    """The Problem of a second review of a run, naming the review it already has."""
 
-
-class Conflict(Schema):
-    detail: str
     review_id: int
     run_id: str
 
 
-class ReviewIn(Schema):
+class ReviewIn(Input):
     run_id: str = Field(min_length=1, max_length=200)
     rating: RatingValue
     comment: Comment
@@ -65,7 +63,7 @@ class ReviewIn(Schema):
     resolution_notes: LongText = ""
 
 
-class ReviewPatch(Schema):
+class ReviewPatch(Input):
     """Only the fields sent change; `assignee` and `target_message_id` accept null to clear."""
 
     rating: RatingValue | None = None
@@ -124,9 +122,9 @@ class ReviewCheck(Schema):
     status: str | None
 
 
-class DateRange(Schema):
-    since: date | None = Field(None, description="Filed on or after this day (UTC).")
-    until: date | None = Field(None, description="Filed on or before this day (UTC).")
+class DateRange(Input):
+    since: Day | None = Field(None, description="Filed on or after this day (UTC).")
+    until: Day | None = Field(None, description="Filed on or before this day (UTC).")
 
 
 class ExportFilters(DateRange):
@@ -227,7 +225,7 @@ def actor(request):
 
 @router.post(
     "",
-    response={201: ReviewDetailOut, 404: Problem, 409: Conflict, 422: Problem},
+    response={201: ReviewDetailOut, **problems(), 409: Conflict},
     summary="File a review of a run",
 )
 def review_create(request, payload: ReviewIn):
@@ -239,14 +237,15 @@ def review_create(request, payload: ReviewIn):
         fields["assignee"] = find_assignee(request.workspace, payload.assignee)
         review = reviews.file_review(run, actor=actor(request), **fields)
     except reviews.AlreadyReviewed as exc:
-        return Status(409, {"detail": str(exc), "review_id": exc.review.pk, "run_id": run.run_id})
+        conflict = {"detail": str(exc), "field": "run_id", "review_id": exc.review.pk, "run_id": run.run_id}
+        return Status(409, conflict)
     except reviews.ReviewError as exc:
         return as_problem(exc)
     return Status(201, detail_out(get_review(request.workspace, review.pk)))
 
 
 @router.get(
-    "/check/{run_id}", response={200: ReviewCheck, 404: Problem}, summary="Whether a run has a review"
+    "/check/{run_id}", response={200: ReviewCheck, **problems()}, summary="Whether a run has a review"
 )
 def review_check(request, run_id: str):
     run = get_object_or_404(
@@ -261,7 +260,7 @@ def review_check(request, run_id: str):
     }
 
 
-@router.get("", response={200: ReviewPage, 422: Problem}, summary="Reviews, filtered, in keyset pages")
+@router.get("", response={200: ReviewPage, **problems()}, summary="Reviews, filtered, in keyset pages")
 def review_list(request, filters: Query[ReviewFilters]):
     data = filters.dict()
     cursor = None
@@ -275,19 +274,23 @@ def review_list(request, filters: Query[ReviewFilters]):
     return {"items": [review_out(review) for review in rows], "next_after": next_after}
 
 
-@router.get("/stats", response={200: StatsOut, 422: Problem}, summary="Review figures")
+@router.get("/stats", response={200: StatsOut, **problems()}, summary="Review figures")
 def review_stats(request, filters: Query[StatsFilters]):
     """Counts by status, rating and priority, average resolution hours, weekly flow and per agent,
     over the reviews filed in the date range (the last twelve weeks by default)."""
     if filters.since and filters.until and filters.since > filters.until:
         return Status(422, {"detail": "until: the end date is before the start date", "field": "until"})
+    since, until = period(filters.since, filters.until)
+    if too_long(since, until):
+        return Status(422, {"detail": f"since: {TOO_LONG}", "field": "since"})
     by_agent = filter_reviews(reviews_in(request.workspace), {"agent": filters.agent})
-    return review_figures(by_agent, *period(filters.since, filters.until))
+    return review_figures(by_agent, since, until)
 
 
 @router.get(
     "/export",
     summary="Resolved reviews as fine-tuning JSONL",
+    response={200: None, **problems()},
     openapi_extra={
         "responses": {
             200: {
@@ -306,14 +309,12 @@ def detail_out(review):
     return {**review_out(review), "activity": list(review.activity.all())}
 
 
-@router.get("/{int:review_id}", response={200: ReviewDetailOut, 404: Problem}, summary="A review")
+@router.get("/{int:review_id}", response={200: ReviewDetailOut, **problems()}, summary="A review")
 def review_get(request, review_id: int):
     return detail_out(get_review(request.workspace, review_id))
 
 
-@router.patch(
-    "/{int:review_id}", response={200: ReviewDetailOut, 404: Problem, 422: Problem}, summary="Update a review"
-)
+@router.patch("/{int:review_id}", response={200: ReviewDetailOut, **problems()}, summary="Update a review")
 def review_update(request, review_id: int, payload: ReviewPatch):
     """Changes fields and moves the status; resolving stamps resolved_by (the key's label) and
     resolved_at, reopening clears them. Every change is logged."""
@@ -337,7 +338,7 @@ def review_update(request, review_id: int, payload: ReviewPatch):
 @router.delete(
     "/{int:review_id}",
     auth=AdminKeyAuth(),
-    response={204: None, 403: Problem, 404: Problem},
+    response={204: None, **problems()},
     summary="Delete a review (a key with the admin scope)",
 )
 def review_delete(request, review_id: int):

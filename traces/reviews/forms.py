@@ -3,11 +3,12 @@
 from django import forms
 from django.http import QueryDict
 
+from backoffice.days import DayField
 from traces.models import Priority, Rating, ReviewStatus
 
 from . import tickets as reviews
 from .queries import parse_cursor
-from .stats import period
+from .stats import TOO_LONG, period, too_long
 
 ANY = [("", "Any")]
 
@@ -138,8 +139,8 @@ class ReviewFilterForm(forms.Form):
     agent = forms.ChoiceField(required=False)
     tag = forms.CharField(required=False, max_length=reviews.MAX_TAG_CHARS)
     assignee = forms.ChoiceField(required=False)
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = DayField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = DayField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         required=False, choices=[("priority", "Priority"), ("newest", "Newest"), ("oldest", "Oldest")]
     )
@@ -195,4 +196,6 @@ class StatsFilterForm(ReviewFilterForm):
     def clean(self):
         data = super().clean()
         data["since"], data["until"] = period(data.get("since"), data.get("until"))
+        if not self.errors and too_long(data["since"], data["until"]):
+            self.add_error("since", TOO_LONG)
         return data

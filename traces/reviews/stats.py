@@ -12,12 +12,19 @@ from .queries import day_start
 
 MAX_AGENTS = 50
 DEFAULT_WEEKS = 12
+# The figures list every week of the range: ten years is 522 rows, a range from year 1900 ~6,500.
+MAX_DAYS = 3653
+TOO_LONG = f"The range spans at most {MAX_DAYS} days (ten years)."
 
 
 def period(since=None, until=None):
     """The days the figures cover: as given, else the twelve weeks up to today."""
     until = until or timezone.now().date()
     return since or until - timedelta(days=7 * DEFAULT_WEEKS - 1), until
+
+
+def too_long(since, until):
+    return (until - since).days > MAX_DAYS
 
 
 def counts_by(name, choices):

@@ -126,3 +126,35 @@ def refresh_costs(run_pks):
     refresh_sessions(
         Run.objects.filter(pk__in=run_pks, session__isnull=False).values_list("session", flat=True).distinct()
     )
+
+
+def refresh_run_totals(run_pks, task_pks=()):
+    """Recompute runs' model-call counts, tokens and cost from the model calls they still have, the
+    tokens and cost of these tasks likewise, then the runs' sessions. For deletes outside the fold
+    (the admin): the fold sums the same columns (traces/ingest/fold.py). A handful of queries."""
+    run_pks = set(run_pks)
+    if not run_pks:
+        return
+    by_run = ModelCall.objects.filter(run=OuterRef("pk")).values("run")
+    by_task = ModelCall.objects.filter(task=OuterRef("pk")).values("task")
+
+    def summed(calls, column, zero=0):
+        return Coalesce(Subquery(calls.annotate(s=Sum(column)).values("s")), zero)
+
+    Run.objects.filter(pk__in=run_pks).update(
+        model_calls=Coalesce(Subquery(by_run.annotate(n=Count("id")).values("n")), 0),
+        prompt_tokens=summed(by_run, "prompt_tokens"),
+        completion_tokens=summed(by_run, "completion_tokens"),
+        cached_tokens=summed(by_run, "cached_tokens"),
+        total_tokens=summed(by_run, "total_tokens"),
+        cost=summed(by_run, "cost", Decimal(0)),
+    )
+    Task.objects.filter(pk__in=set(task_pks)).update(
+        total_tokens=summed(by_task, "total_tokens"), cost=summed(by_task, "cost", Decimal(0))
+    )
+    refresh_sessions(
+        Run.objects.filter(pk__in=run_pks, session__isnull=False)
+        .values_list("session", flat=True)
+        .distinct(),
+        widen=False,
+    )

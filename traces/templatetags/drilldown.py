@@ -8,9 +8,16 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
+from traces import chat_content
 from traces.json_html import json_html
 
 register = template.Library()
+
+
+@register.filter
+def chat_shown(content):
+    """How a chat turn's content renders: traces/chat_content.py."""
+    return chat_content.shown(content)
 
 
 @register.filter
