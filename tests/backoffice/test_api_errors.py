@@ -46,7 +46,7 @@ class ApiErrorShapesTest(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.workspace = make_workspace(slug="acme")
-        _, cls.key = make_api_key(cls.workspace)
+        _, cls.key = make_api_key(cls.workspace, scopes=("ingest", "read", "admin"))
         cls.target_run = make_run(cls.workspace, run_id="run-1", session=make_session(cls.workspace))
         make_task(cls.target_run)
         cls.review = make_review(cls.target_run)
