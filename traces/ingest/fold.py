@@ -7,6 +7,12 @@ the same rows whatever the order:
   (equal times go to the more final status), and the time of that event is kept beside it;
 - payloads come from the event that owns them (the output from `step.ok`, the error from
   `step.failed`), the state from the latest checkpoint;
+- a task's metadata key and an agent.upsert field take the value of the latest event that sent them,
+  by (time, event id): rows keep the stamp of what set them (see order);
+- a conversation's agent and user are those of its earliest run that names one, else of the earliest
+  event naming them with it (settle_session_people);
+- an agent's payload mode cuts the batch's payloads before they are stored, and what was stored before
+  when a new mode, or a run's agent, arrives late (see recut);
 - links to rows that may arrive later (a task's parent, a model call's task) are kept as external
   ids and resolved in SQL at the end of every batch;
 - sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched;
@@ -105,6 +111,14 @@ CONVERSATION_LINKS = ("session_id", "user_id")
 PEOPLE_FIELDS = {"started_at", "agent", "user_id", "session"}
 # The fields of an agent.upsert that decide what its events' payloads keep.
 AGENT_POLICY = ("mode", "max_input_chars", "max_output_chars")
+
+
+def legacy_stamps(agent):
+    """An agent upserted before stamps were kept: its fields date from its latest upsert."""
+    if agent.updated_at is None:
+        return {}
+    at = [agent.updated_at.isoformat(), ""]
+    return {field: at for field in ("name", "description", *AGENT_POLICY)}
 
 
 def cut_of(agent):
@@ -281,8 +295,9 @@ class Fold:
                 if getattr(body, field) is not None:
                     sent[field] = getattr(body, field)
             current = {field: getattr(agent, field) for field in sent}
-            values, stamps = order.merge_latest(current, agent.stamps, sent, order.stamp(event))
-            if stamps is agent.stamps:
+            seen = agent.stamps or legacy_stamps(agent)
+            values, stamps = order.merge_latest(current, seen, sent, order.stamp(event))
+            if stamps is seen:
                 continue
             values.update(stamps=stamps, updated_at=max(order.key(s)[0] for s in stamps.values()))
             if agent.pk is None:

@@ -8,7 +8,8 @@ of what they took from events in a `stamps` JSON column:
 - a task's metadata keys: `{"metadata": {key: stamp}}`, the latest event setting a key wins;
 - a session's agent and user: `{"agent": [*stamp, agent pk], "user": [*stamp, user id]}`, the earliest
   event naming them with the session (used when none of the session's runs names one);
-- an agent's mode and limits: `{"upsert": stamp}`, the latest agent.upsert wins.
+- an agent's name, description, mode and limits: `{field: stamp}`, the latest agent.upsert that sent
+  the field wins.
 
 A value stored before stamps were kept has none, and counts as older than any event.
 """

@@ -7,7 +7,9 @@ conversation turns when the trace names a session.
 
 Each event's id is derived from the trace, the span and the event's role, so a span sent again is a
 duplicate and not a second row, and the fold's order-independence covers spans that arrive split
-over several requests, children before parents.
+over several requests, in any order. Any span may name the conversation: spans stored before a later
+request named it join it then, with the turns they would have had (earlier_turns), the root span's
+plain-text exchange included; the conversation takes the run's agent (see fold.settle_session_people).
 """
 
 import base64

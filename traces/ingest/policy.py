@@ -155,7 +155,8 @@ def is_cut_json(value):
 
 
 def apply_mode(body, agent):
-    """Apply the agent's payload mode (full, standard, minimal) to an event body."""
+    """Apply the agent's payload mode (full, standard, minimal) to an event body. Also applied to the
+    stored rows' payloads when the mode arrives after them (see recut): the same cut either way."""
     if agent is None or agent.mode == PayloadMode.FULL:
         return body
     body = dict(body)
