@@ -813,6 +813,9 @@ class Fold:
         dirty = Dirty()
         for session, run_agent, run_user in found.values():
             named_agent = session.stamps.get("agent", (None, None, session.agent_id))[2]
+            if named_agent not in self.agents_by_pk:
+                # Named in an earlier batch: the session holds it already, unless it was deleted since.
+                named_agent = session.agent_id
             named_user = session.stamps.get("user", (None, None, session.user_id))[2]
             dirty.set(session, agent_id=run_agent or named_agent, user_id=run_user or named_user)
         dirty.save(Session)
