@@ -32,6 +32,8 @@ class Agent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The time of the agent.upsert event applied last; empty for an agent known only by reference.
     updated_at = models.DateTimeField(null=True, blank=True)
+    # Which event set what, so a later batch can tell whether its event is newer (see traces.ingest.order).
+    stamps = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "agents"
@@ -61,6 +63,9 @@ class Session(models.Model):
     last_user_text = models.CharField(max_length=300, blank=True)
     last_assistant_text = models.CharField(max_length=300, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Which event named the agent and the user, so a later batch can tell whether its event is earlier
+    # (see traces.ingest.order).
+    stamps = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "sessions"
@@ -212,6 +217,9 @@ class Task(models.Model):
     total_tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(**MONEY)
     status_at = models.DateTimeField(null=True, blank=True)
+    # Which event set each metadata key, so a later batch can tell whether its event is newer (see
+    # traces.ingest.order).
+    stamps = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "tasks"

@@ -2,7 +2,8 @@ from django.test import TestCase
 
 from tests.events import event, post_batch
 from tests.factories import make_agent, make_api_key, make_workspace
-from traces.models import ChatMessage, Event, ModelCall, RedactionRule, Run, Task
+from traces.ingest.policy import OMITTED
+from traces.models import Agent, ChatMessage, Event, ModelCall, RedactionRule, Run, Session, Task
 
 
 class PolicyTestCase(TestCase):
@@ -134,3 +135,70 @@ class PayloadModeTest(PolicyTestCase):
         self.send([event("run.start", {"run_id": "r1", "agent_id": "min"}, at=0)])
         self.send([event("step.ok", {"run_id": "r1", "step_id": "s", "output": "secret"}, at=1)])
         self.assertNotIn("secret", str(Task.objects.get().output))
+
+
+CARD = "4111 1111 1111 1111"
+
+
+class LateModeTest(PolicyTestCase):
+    """A mode that arrives after the events it governs cuts what is already stored."""
+
+    def stored_text(self):
+        rows = [
+            *Run.objects.values_list("input", "output", "error", "state"),
+            *Task.objects.values_list("input", "output", "error"),
+            *ModelCall.objects.values_list("request", "response", "error"),
+            *ChatMessage.objects.values_list("content"),
+            *Event.objects.values_list("payload"),
+            *Session.objects.values_list("last_user_text", "last_assistant_text"),
+        ]
+        return repr(rows)
+
+    def card_run(self):
+        return [
+            event("run.start", {"run_id": "r1", "agent_id": "late", "session_id": "s1", "input": CARD}, at=0),
+            event("step.start", {"run_id": "r1", "step_id": "a", "name": "pay", "input": CARD}, at=1),
+            event("step.ok", {"run_id": "r1", "step_id": "a", "output": CARD}, at=2),
+            event(
+                "llm.call", {"run_id": "r1", "model": "m", "request": {"card": CARD}, "response": CARD}, at=2
+            ),
+            event("message", {"session_id": "s1", "run_id": "r1", "role": "user", "content": CARD}, at=2),
+            event("message", {"session_id": "s2", "agent_id": "late", "role": "user", "content": CARD}, at=2),
+            event("run.complete", {"run_id": "r1", "output": CARD}, at=3),
+        ]
+
+    def test_a_minimal_mode_sent_after_the_agents_events_leaves_no_payload_stored(self):
+        self.send(self.card_run())
+        self.assertIn(CARD, self.stored_text())
+        self.send([event("agent.upsert", {"agent_id": "late", "name": "Late", "mode": "minimal"}, at=9)])
+        self.assertNotIn(CARD, self.stored_text())
+        self.assertEqual(Task.objects.get().input, OMITTED)
+        self.assertEqual(Run.objects.get().status, "completed")
+
+    def test_a_standard_mode_sent_later_cuts_as_it_would_have_at_ingest(self):
+        self.send(self.card_run())
+        self.send(
+            [
+                event(
+                    "agent.upsert",
+                    {"agent_id": "late", "name": "Late", "mode": "standard", "max_output_chars": 4},
+                    at=9,
+                )
+            ]
+        )
+        self.assertEqual(Task.objects.get().output, "4111… [truncated 15 chars]")
+        # Sent again, the same mode changes nothing more.
+        self.send([event("agent.upsert", {"agent_id": "late", "name": "Late", "mode": "standard"}, at=10)])
+        self.assertEqual(Task.objects.get().output, "4111… [truncated 15 chars]")
+
+    def test_a_run_start_naming_a_minimal_agent_after_the_runs_events_cuts_them(self):
+        make_agent(self.workspace, agent_id="min", mode="minimal")
+        self.send([event("step.ok", {"run_id": "r1", "step_id": "a", "output": CARD}, at=1)])
+        self.send([event("run.start", {"run_id": "r1", "agent_id": "min"}, at=0)])
+        self.assertNotIn(CARD, self.stored_text())
+
+    def test_an_older_upsert_arriving_later_changes_nothing(self):
+        self.send([event("agent.upsert", {"agent_id": "late", "name": "New", "mode": "full"}, at=9)])
+        self.send([event("agent.upsert", {"agent_id": "late", "name": "Old", "mode": "minimal"}, at=1)])
+        agent = Agent.objects.get(agent_id="late")
+        self.assertEqual((agent.name, agent.mode), ("New", "full"))

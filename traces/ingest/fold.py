@@ -7,6 +7,12 @@ the same rows whatever the order:
   (equal times go to the more final status), and the time of that event is kept beside it;
 - payloads come from the event that owns them (the output from `step.ok`, the error from
   `step.failed`), the state from the latest checkpoint;
+- a task's metadata key and an agent.upsert field take the value of the latest event that sent them,
+  by (time, event id): rows keep the stamp of what set them (see order);
+- a conversation's agent and user are those of its earliest run that names one, else of the earliest
+  event naming them with it (settle_session_people);
+- an agent's payload mode cuts the batch's payloads before they are stored, and what was stored before
+  when a new mode, or a run's agent, arrives late (see recut);
 - links to rows that may arrive later (a task's parent, a model call's task) are kept as external
   ids and resolved in SQL at the end of every batch;
 - sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched;
@@ -44,8 +50,9 @@ from traces.models import (
 from traces.rollups.daily import Scope, add, subtract
 from traces.rollups.sessions import refresh_sessions
 
-from . import policy
+from . import order, policy
 from .pricing import PriceBook
+from .recut import recut
 from .sinks import sink_for
 
 RUN_STATUS = {
@@ -97,6 +104,26 @@ KNOWN_ROLES = set(ChatRole.values)
 NO_TIME = datetime.min.replace(tzinfo=UTC)
 RUN_PAYLOADS = ("input", "output", "error", "state", "graph")
 TASK_PAYLOADS = ("input", "output", "error")
+
+
+# Ids any event may carry to name its run's conversation (see link_conversation).
+CONVERSATION_LINKS = ("session_id", "user_id")
+# The fields of a run that decide its conversation's agent and user (see settle_session_people).
+PEOPLE_FIELDS = {"started_at", "agent", "user_id", "session"}
+# The fields of an agent.upsert that decide what its events' payloads keep.
+AGENT_POLICY = ("mode", "max_input_chars", "max_output_chars")
+
+
+def legacy_stamps(agent):
+    """An agent upserted before stamps were kept: its fields date from its latest upsert."""
+    if agent.updated_at is None:
+        return {}
+    at = [agent.updated_at.isoformat(), ""]
+    return {field: at for field in ("name", "description", *AGENT_POLICY)}
+
+
+def cut_of(agent):
+    return tuple(getattr(agent, field) for field in AGENT_POLICY)
 
 
 def derive_invocation_id(run_id):
@@ -166,6 +193,10 @@ class Fold:
         self.agents_by_pk = {}
         self.starts_by_run = {}
         self.new_task_runs = set()
+        self.recut_agents = []
+        self.recut_runs = {}
+        # Sessions whose agent or user may change with this batch (see settle_session_people).
+        self.people_sessions = set()
 
     # -- helpers ------------------------------------------------------------------------------
     # The ids an event names (run_id, session_id…) are read from its stored form, a dict the body is
@@ -203,6 +234,8 @@ class Fold:
             if handler:
                 handler(self, self.of_type(event_type))
         self.finish_runs()
+        self.touched_sessions |= recut(self.workspace, self.recut_agents, self.recut_runs)
+        self.settle_session_people()
         add(self.rollup_scope())
         self.finish_sessions()
 
@@ -253,14 +286,21 @@ class Fold:
             self.agents[agent_id] = agent
             created.append(agent)
         dirty = Dirty()
+        cuts_before = {id(agent): cut_of(agent) for agent in self.agents.values() if agent.pk}
         for event in self.of_type("agent.upsert"):
             agent, body = self.agents[event.body.agent_id], event.body
-            if agent.updated_at is not None and event.timestamp < agent.updated_at:
-                continue
-            values = {"name": body.name, "description": body.description, "updated_at": event.timestamp}
-            for field in ("mode", "max_input_chars", "max_output_chars"):
+            # Field by field, the latest upsert that sends a field decides it: one that leaves the mode
+            # out keeps the mode an earlier one set, whichever arrives first.
+            sent = {"name": body.name, "description": body.description}
+            for field in AGENT_POLICY:
                 if getattr(body, field) is not None:
-                    values[field] = getattr(body, field)
+                    sent[field] = getattr(body, field)
+            current = {field: getattr(agent, field) for field in sent}
+            seen = agent.stamps or legacy_stamps(agent)
+            values, stamps = order.merge_latest(current, seen, sent, order.stamp(event))
+            if stamps is seen:
+                continue
+            values.update(stamps=stamps, updated_at=max(order.key(s)[0] for s in stamps.values()))
             if agent.pk is None:
                 for name, value in values.items():
                     setattr(agent, name, value)
@@ -269,6 +309,12 @@ class Fold:
         Agent.objects.bulk_create(created)
         dirty.save(Agent)
         self.agents_by_pk = {a.pk: a for a in self.agents.values()}
+        # Agents whose stored payloads were cut by another mode or other limits than theirs now.
+        self.recut_agents = [
+            agent
+            for agent in self.agents.values()
+            if id(agent) in cuts_before and cut_of(agent) != cuts_before[id(agent)]
+        ]
 
     def agent_of_run(self, run_id):
         """The agent whose payload mode governs a run's events: named by its start, here or earlier."""
@@ -295,17 +341,22 @@ class Fold:
             event.stored = stored
 
     def fold_sessions(self):
-        first_seen, last_seen, agent_of, user_of = {}, {}, {}, {}
+        """Create the sessions the batch names and widen their times. Their agent and user are settled
+        once the runs are folded (settle_session_people); here the earliest event of the batch that
+        names them with the session is kept in the session's stamps."""
+        first_seen, last_seen, named = {}, {}, defaultdict(dict)
         for event in self.events:
             session_id = event.stored.get("session_id")
             if not session_id:
                 continue
             first_seen.setdefault(session_id, event.timestamp)
             last_seen[session_id] = event.timestamp
-            if event.stored.get("agent_id"):
-                agent_of.setdefault(session_id, self.agents[event.stored["agent_id"]])
-            if event.stored.get("user_id"):
-                user_of.setdefault(session_id, event.stored["user_id"])
+            names = named[session_id]
+            # Events are in stamp order: the first that names an agent or a user is the earliest.
+            if event.stored.get("agent_id") and "agent" not in names:
+                names["agent"] = [*order.stamp(event), self.agents[event.stored["agent_id"]].pk]
+            if event.stored.get("user_id") and "user" not in names:
+                names["user"] = [*order.stamp(event), event.stored["user_id"]]
         if not first_seen:
             return
         for session in Session.objects.filter(workspace=self.workspace, session_id__in=first_seen):
@@ -315,28 +366,35 @@ class Fold:
         for session_id in first_seen:
             session = self.sessions.get(session_id)
             if session is None:
+                stamps = named[session_id]
                 session = Session(
                     workspace=self.workspace,
                     session_id=session_id,
-                    agent=agent_of.get(session_id),
-                    user_id=user_of.get(session_id, ""),
+                    agent_id=stamps["agent"][2] if "agent" in stamps else None,
+                    user_id=stamps["user"][2] if "user" in stamps else "",
                     started_at=first_seen[session_id],
                     last_activity_at=last_seen[session_id],
+                    stamps=stamps,
                 )
                 self.sessions[session_id] = session
                 created.append(session)
-            else:
-                dirty.set(
-                    session,
-                    started_at=min(session.started_at, first_seen[session_id]),
-                    last_activity_at=max(session.last_activity_at, last_seen[session_id]),
-                )
-                if session.agent_id is None and session_id in agent_of:
-                    dirty.set(session, agent=agent_of[session_id])
-                if not session.user_id and session_id in user_of:
-                    dirty.set(session, user_id=user_of[session_id])
+                continue
+            dirty.set(
+                session,
+                started_at=min(session.started_at, first_seen[session_id]),
+                last_activity_at=max(session.last_activity_at, last_seen[session_id]),
+            )
+            stamps = {
+                name: value
+                for name, value in named[session_id].items()
+                if order.earlier(value[:2], session.stamps.get(name))
+            }
+            if stamps:
+                dirty.set(session, stamps={**session.stamps, **stamps})
+                self.people_sessions.add(session.pk)
         bulk.insert(Session, created)
         self.new_sessions = {id(session) for session in created}
+        self.people_sessions.update(session.pk for session in created)
         dirty.save(Session)
         self.touched_sessions.update(s.pk for s in self.sessions.values())
 
@@ -374,6 +432,9 @@ class Fold:
             set_(run, status=status, status_at=ts)
         if event.type == "run.start":
             agent = self.agents[body.agent_id]
+            if run.pk is not None and run.agent_id != agent.pk:
+                # Stored before its agent was known: cut to the agent's mode (see recut).
+                self.recut_runs[run.pk] = agent
             set_(
                 run,
                 has_start=True,
@@ -412,6 +473,8 @@ class Fold:
         if session_id and (starts or run.session_id is None):
             session = self.sessions[session_id]
             if run.session_id is None or run.session_id != session.pk:
+                # The conversation it leaves may have taken its agent or user from this run.
+                self.people_sessions.add(run.session_id)
                 self.run_dirty.set(run, session=session)
         user_id = event.stored.get("user_id")
         if user_id and (starts or not run.user_id):
@@ -444,6 +507,7 @@ class Fold:
                     step_id=key[1],
                     type=IMPLIED_TYPE.get(event.type, TaskType.FUNCTION),
                     metadata={},
+                    stamps={},
                 )
                 self.tasks[key] = task
                 created.append(task)
@@ -543,13 +607,17 @@ class Fold:
             set_(task, output=body.result)
         elif event.type in ("step.failed", "tool.failed"):
             set_(task, error=body.error)
-        extras = body.extras()
+        # The ids that link the run to its conversation are links, not the task's metadata.
+        extras = {k: v for k, v in body.extras().items() if k not in CONVERSATION_LINKS}
         if event.type == "log":
             extras = {**(body.metadata or {}), **extras, **({"level": body.level} if body.level else {})}
         elif event.type.startswith("gate."):
             extras.update({k: getattr(body, k) for k in ("approver", "comment") if getattr(body, k)})
         if extras:
-            set_(task, metadata={**task.metadata, **extras})
+            seen = task.stamps.get("metadata", {})
+            metadata, stamps = order.merge_latest(task.metadata, seen, extras, order.stamp(event))
+            if stamps is not seen:
+                set_(task, metadata=metadata, stamps={**task.stamps, "metadata": stamps})
         ended = task.status_at if task.status in TASK_FINAL else None
         set_(task, ended_at=ended, duration_ms=duration_ms(task.started_at, ended))
 
@@ -691,6 +759,9 @@ class Fold:
         self.derive_traces(task_runs)
         now = timezone.now()
         for run in self.runs.values():
+            changed = self.run_dirty.changed.get(id(run), (run, ()))[1]
+            if run.run_id in self.new_runs or not PEOPLE_FIELDS.isdisjoint(changed):
+                self.people_sessions.add(run.session_id)
             if self.run_dirty.has(run):
                 self.run_dirty.set(run, updated_at=now)
             if run.session_id:
@@ -712,6 +783,43 @@ class Fold:
             names[run_pk].append(name or step_id)
         for run in runs:
             self.run_dirty.set(run, trace=names[run.pk])
+
+    def settle_session_people(self):
+        """A session's agent and user are those of its earliest run (by start time, then run id) that
+        names one; without such a run, those the earliest event naming them with the session named
+        (its stamps). Sessions first seen in this batch have all their runs here: no query."""
+        pks = self.people_sessions - {None}
+        if not pks:
+            return
+        new = {s.pk: s for s in self.sessions.values() if id(s) in self.new_sessions and s.pk in pks}
+        found = {pk: [session, None, ""] for pk, session in new.items()}
+        for run in sorted(self.runs.values(), key=lambda r: (r.started_at, r.run_id)):
+            seen = found.get(run.session_id)
+            if seen is not None:
+                seen[1] = seen[1] or run.agent_id
+                seen[2] = seen[2] or run.user_id
+        stored = pks - set(new)
+        if stored:
+            runs = Run.objects.filter(session=OuterRef("pk")).order_by("started_at", "run_id")
+            rows = (
+                Session.objects.filter(pk__in=stored)
+                .only("pk", "agent", "user_id", "stamps")
+                .annotate(
+                    run_agent=Subquery(runs.filter(agent__isnull=False).values("agent")[:1]),
+                    run_user=Subquery(runs.exclude(user_id="").values("user_id")[:1]),
+                )
+            )
+            for session in rows:
+                found[session.pk] = [session, session.run_agent, session.run_user or ""]
+        dirty = Dirty()
+        for session, run_agent, run_user in found.values():
+            named_agent = session.stamps.get("agent", (None, None, session.agent_id))[2]
+            if named_agent not in self.agents_by_pk:
+                # Named in an earlier batch: the session holds it already, unless it was deleted since.
+                named_agent = session.agent_id
+            named_user = session.stamps.get("user", (None, None, session.user_id))[2]
+            dirty.set(session, agent_id=run_agent or named_agent, user_id=run_user or named_user)
+        dirty.save(Session)
 
     def finish_sessions(self):
         if self.of_type("message"):

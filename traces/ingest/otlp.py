@@ -7,7 +7,9 @@ conversation turns when the trace names a session.
 
 Each event's id is derived from the trace, the span and the event's role, so a span sent again is a
 duplicate and not a second row, and the fold's order-independence covers spans that arrive split
-over several requests, children before parents.
+over several requests, in any order. Any span may name the conversation: spans stored before a later
+request named it join it then, with the turns they would have had (earlier_turns), the root span's
+plain-text exchange included; the conversation takes the run's agent (see fold.settle_session_people).
 """
 
 import base64
@@ -15,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Q
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from traces.models import Run, Task
@@ -382,17 +385,21 @@ def earlier_turns(workspace, traces, spans):
     if not named:
         return []
     sent_now = {span.key for span in spans}
+    # The root span too: chat_turns reads its plain text in and out as one exchange.
     tasks = Task.objects.filter(
+        Q(type__in=MESSAGE_TASK_TYPES) | Q(parent_step_id=""),
         run__workspace=workspace,
         run__run_id__in=named,
         run__session__isnull=True,
-        type__in=MESSAGE_TASK_TYPES,
-    ).values_list("run__run_id", "step_id", "started_at", "ended_at", "input", "output")
+    ).values_list("run__run_id", "step_id", "parent_step_id", "started_at", "ended_at", "input", "output")
     turns = []
-    for run_id, step_id, started_at, ended_at, task_input, task_output in tasks:
+    for run_id, step_id, parent_step_id, started_at, ended_at, task_input, task_output in tasks:
         if f"{run_id}:{step_id}" in sent_now or started_at is None:
             continue
         inputs, outputs = stored_messages(task_input), stored_messages(task_output)
+        if not parent_step_id and not inputs and not outputs:
+            inputs = as_messages(task_input if isinstance(task_input, str) else None, "user")
+            outputs = as_messages(task_output if isinstance(task_output, str) else None, "assistant")
         where = (traces[run_id].session_id, run_id, step_id)
         turns.extend(turn_events(*where, inputs, outputs, started_at, ended_at or started_at))
     return turns

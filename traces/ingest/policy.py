@@ -113,22 +113,51 @@ class Redactor:
         return {**body, **self.apply(redactable)}
 
 
+TRUNCATED = re.compile(r"… \[truncated (\d+) chars\]\Z")
+
+
 def truncate(value, limit):
-    """Cut a payload to `limit` characters, saying what was cut."""
-    if value is None:
-        return None
+    """Cut a payload to `limit` characters, saying what was cut.
+
+    A value cut before is cut as its original would be: cutting at one limit and then at another
+    gives what cutting at the smaller gives, so a mode applied again to stored payloads (see
+    traces.ingest.recut) changes nothing, and a stricter one cuts them as if it had come first.
+    An omitted payload stays omitted.
+    """
+    if value is None or value == OMITTED:
+        return value
     if isinstance(value, str):
+        cut = TRUNCATED.search(value)
+        if cut is not None:
+            kept = value[: cut.start()]
+            if len(kept) <= limit:
+                return value
+            return kept[:limit] + f"… [truncated {len(kept) - limit + int(cut.group(1))} chars]"
         if len(value) <= limit:
             return value
         return value[:limit] + f"… [truncated {len(value) - limit} chars]"
+    if is_cut_json(value):
+        if len(value["preview"]) <= limit:
+            return value
+        return {**value, "preview": value["preview"][:limit]}
     text = json.dumps(value, ensure_ascii=False, default=str)
     if len(text) <= limit:
         return value
     return {"_truncated": True, "original_chars": len(text), "preview": text[:limit]}
 
 
+def is_cut_json(value):
+    return (
+        isinstance(value, dict)
+        and set(value) == {"_truncated", "original_chars", "preview"}
+        and value["_truncated"] is True
+        and isinstance(value["preview"], str)
+    )
+
+
 def apply_mode(body, agent):
-    """Apply the agent's payload mode (full, standard, minimal) to an event body."""
+    """Apply the agent's payload mode (full, standard, minimal) to an event body. Also applied to the
+    stored rows' payloads when the mode arrives after them (see recut): the same cut either way."""
     if agent is None or agent.mode == PayloadMode.FULL:
         return body
     body = dict(body)
