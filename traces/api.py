@@ -20,6 +20,7 @@ from pydantic import Field
 from backoffice.ratelimit import limit_ingest
 
 from .ingest import ingest_batch, summarize
+from .ingest.checks import MAX_DEPTH
 from .ingest.policy import storable_body
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
@@ -95,6 +96,9 @@ def ingest(request):
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return Status(400, {"detail": f"body is not JSON: {exc}", "field": "body"})
+    except RecursionError:
+        detail = f"body is nested too deep (events nest at most {MAX_DEPTH} levels)"
+        return Status(400, {"detail": detail, "field": "body"})
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         return Status(400, {"detail": 'body must be an object {"batch": [event, …]}', "field": "batch"})
     events = payload["batch"]
