@@ -4,6 +4,7 @@ import datetime
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
@@ -49,3 +50,19 @@ api.add_router("/reviews", reviews_router)
 @api.exception_handler(Http404)
 def not_found(request, exc):
     return api.create_response(request, {"detail": "Not found"}, status=404)
+
+
+# Seconds a client waits before sending again when the database cannot be reached.
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_unavailable(request, exc):
+    """A database that cannot be reached (down, restarting, out of connections) is a 503 to retry, in
+    JSON like every other answer: the client keeps its events and sends them again."""
+    response = api.create_response(
+        request, {"detail": "the database is unavailable; retry later", "field": None}, status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response

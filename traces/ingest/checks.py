@@ -5,7 +5,6 @@ Every check answers (field, reason) or None, so a bad event is rejected by itsel
 and the rest of its batch is stored.
 """
 
-import math
 import re
 from datetime import UTC, datetime
 
@@ -110,20 +109,15 @@ def nesting_problem(raw, limit=MAX_DEPTH):
     return None
 
 
-def nonfinite_path(value, path=""):
-    """The dotted path of the first NaN or infinity in a JSON value, or None (iterative)."""
-    stack = [(value, path)]
+def too_deep_path(value, limit=MAX_DEPTH):
+    """The path ("a.0.b") to the first container nested more than `limit` levels deep, or None."""
+    stack = [(value, 1, "")]
     while stack:
-        item, where = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
+        item, depth, where = stack.pop()
+        if depth > limit:
             return where
-        if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(item))
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if isinstance(child, dict | list) and child:
+                stack.append((child, depth + 1, f"{where}.{key}" if where else str(key)))
     return None
-
-
-def reject_constant(name):
-    """json.loads' parse_constant: NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them."""
-    raise ValueError(f"{name} is not a JSON number")
