@@ -126,7 +126,12 @@ class LinkIdTest(BadInputTestCase):
 
     def test_an_event_id_with_a_nul_is_rejected_naming_id(self):
         bad = event("track", {"name": "x"}, event_id="e\x00vil")
-        self.assert_rejected(bad, "id", "control")
+        self.assert_rejected(bad, "id", "NUL")
+
+    def test_a_user_id_may_hold_control_characters_but_not_nul(self):
+        self.assert_rejected(event("track", {"name": "x", "user_id": "u\x00"}), "body.user_id", "NUL")
+        response = self.send([event("run.start", {"run_id": "r1", "agent_id": "a", "user_id": "u\x1b[31m"})])
+        self.assertEqual(response.status_code, 200, response.content)
 
 
 class NulTest(BadInputTestCase):

@@ -36,6 +36,8 @@ LINKS = {
 # Those that are path segments of page URLs (/runs/<run_id>/tasks/<step_id>/, /conversations/<session_id>/):
 # a "/" there makes the page unreachable. Workflow names are a path of their own (workflows/<path>/dag/).
 PATH_SEGMENTS = {"run_id", "step_id", "parent_id", "session_id", "agent_id"}
+# Those in any page URL; the others (user_id, call_id, the event id) are shown, never linked by.
+IN_URLS = PATH_SEGMENTS | {"workflow"}
 # C0 and C1 control characters: NUL is refused by PostgreSQL, the others make ids that cannot be typed,
 # copied or shown.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -52,8 +54,11 @@ def id_problem(name, value, limit=ID_CHARS):
         return f"must be a string, not {type(value).__name__}"
     if len(value) > limit:
         return f"at most {limit} characters, got {len(value)}"
-    if CONTROL.search(value):
-        return "must not contain control characters (NUL, newline, tab…)"
+    if name in IN_URLS:
+        if CONTROL.search(value):
+            return "must not contain control characters (NUL, newline, tab…)"
+    elif "\x00" in value:
+        return "must not contain NUL"
     if name in PATH_SEGMENTS and "/" in value:
         return "must not contain '/': it is part of the URL of a page"
     return None
