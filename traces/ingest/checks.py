@@ -86,30 +86,30 @@ def time_problem(value):
 
 
 def too_deep(value, limit=MAX_DEPTH):
-    """Whether a JSON value nests containers more than `limit` levels deep. Iterative: a value deep
-    enough to break recursion is measured without recursing."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Whether a JSON value nests containers more than `limit` levels deep. Iterative, level by level:
+    a value deep enough to break recursion is measured without recursing."""
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        for child in children:
-            if isinstance(child, dict | list) and child:
-                stack.append((child, depth + 1))
+        below = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, dict | list) and child:
+                    below.append(child)
+        level, depth = below, depth + 1
     return False
 
 
 def nesting_problem(raw, limit=MAX_DEPTH):
     """(field, reason) for the first top-level field of a raw event (or of its body) nested too deep."""
+    body = raw.get("body")
+    if isinstance(body, dict) and too_deep(body, limit + 1):
+        for name, item in body.items():
+            if isinstance(item, dict | list) and too_deep(item, limit):
+                return f"body.{name}", f"nested deeper than {limit} levels"
     for key, value in raw.items():
-        if not isinstance(value, dict | list):
-            continue
-        if key == "body" and isinstance(value, dict):
-            for name, item in value.items():
-                if isinstance(item, dict | list) and item and too_deep(item, limit):
-                    return f"body.{name}", f"nested deeper than {limit} levels"
-        elif too_deep(value, limit):
+        if key != "body" and isinstance(value, dict | list) and too_deep(value, limit):
             return str(key), f"nested deeper than {limit} levels"
     return None
 
