@@ -1,6 +1,7 @@
 """The JSON API under /api/v1/, with its OpenAPI schema at /api/v1/openapi.json."""
 
 from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
@@ -10,7 +11,7 @@ from traces.api import router as traces_router
 from traces.reviews.api import router as reviews_router
 
 from .api_auth import ApiKeyAuth, MissingScope, RateLimited
-from .api_errors import DESCRIPTIONS, validation_problem
+from .api_errors import DESCRIPTIONS, RETRY_AFTER_UNAVAILABLE, validation_problem
 from .api_rendering import RENDERER
 
 
@@ -92,3 +93,15 @@ def missing_scope(request, exc):
 @api.exception_handler(RateLimited)
 def rate_limited(request, exc):
     return exc.response
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_unavailable(request, exc):
+    """A database that cannot be reached (down, restarting, out of connections) is a 503 to retry, in
+    JSON like every other answer: the client keeps its events and sends them again."""
+    response = api.create_response(
+        request, {"detail": "the database is unavailable; retry later", "field": None}, status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response

@@ -34,6 +34,9 @@ DESCRIPTIONS = {
     429: "Too many requests: wait for Retry-After seconds.",
 }
 
+# Seconds a client waits before sending again when the database cannot be reached (a 503).
+RETRY_AFTER_UNAVAILABLE = 5
+
 # What every key-authenticated route may answer, whatever its parameters.
 ALWAYS = (400, 401, 403, 404, 422, 429)
 

@@ -1,7 +1,5 @@
 """JSON API of the run record: event ingest and reads. Key-authenticated; the key picks the workspace."""
 
-import gzip
-import io
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +11,6 @@ from django.db.models.functions import Cast
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
-from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import Field
 
@@ -23,7 +20,9 @@ from backoffice.api_rendering import PreciseEncoder, json_response
 from backoffice.ratelimit import limit_ingest
 
 from .ingest import ingest_batch, summarize
+from .ingest.checks import MAX_DEPTH
 from .ingest.policy import storable_body
+from .ingest.request_body import BodyError, read_body
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
 
@@ -45,29 +44,10 @@ class IngestOut(Schema):
     results: list[EventResult]
 
 
-def read_body(request, limit):
-    """The request body, gunzipped when sent so; None when it is larger than `limit` bytes."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = request.body
-    if len(body) > limit:
-        return None
-    if request.headers.get("Content-Encoding", "").lower() == "gzip":
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
-                body = stream.read(limit + 1)
-        except (OSError, EOFError) as exc:
-            raise HttpError(400, f"body: not valid gzip ({exc})") from None
-        if len(body) > limit:
-            return None
-    return body
-
-
 @router.post(
     "/ingest",
     auth=IngestKeyAuth(),
-    response={200: IngestOut, 207: IngestOut, **problems(413), 400: IngestOut | Problem},
+    response={200: IngestOut, 207: IngestOut, **problems(413, 415, 503), 400: IngestOut | Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
@@ -80,20 +60,28 @@ def ingest(request):
     """Store up to 1,000 events. Answers after commit, with one result per event.
 
     200 when every event was accepted or a duplicate, 207 when some were rejected (the valid ones
-    are stored), 400 when the body is not a batch or every event was rejected, 413 when too large,
-    429 (with Retry-After) when the key sent too many requests this minute.
+    are stored), 400 when the body is not a batch or every event was rejected, 413 when too large
+    (as sent or inflated), 415 for a Content-Encoding other than gzip, deflate or none, 429 (with
+    Retry-After) when the key sent too many requests this minute, 503 (with Retry-After) when the
+    database cannot be reached. Bodies may be sent chunked.
     """
     limited = limit_ingest(request)
     if limited is not None:
         return limited
     limit = settings.INGEST_MAX_BYTES
-    body = read_body(request, limit)
+    try:
+        body = read_body(request, limit)
+    except BodyError as exc:
+        return Status(exc.status, {"detail": exc.detail, "field": exc.field})
     if body is None:
         return Status(413, {"detail": f"body larger than {limit} bytes", "field": "body"})
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return Status(400, {"detail": f"body is not JSON: {exc}", "field": "body"})
+    except RecursionError:
+        detail = f"body is nested too deep (events nest at most {MAX_DEPTH} levels)"
+        return Status(400, {"detail": detail, "field": "body"})
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         return Status(400, {"detail": 'body must be an object {"batch": [event, …]}', "field": "batch"})
     events = payload["batch"]

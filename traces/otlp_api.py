@@ -1,7 +1,7 @@
 """The OTLP/HTTP traces endpoint: what OpenTelemetry exporters and the Langfuse SDK post to.
 
-Follows the OTLP/HTTP specification: protobuf or JSON bodies, gzip allowed; the answer is an
-ExportTraceServiceResponse in the request's encoding (with partial_success when spans were
+Follows the OTLP/HTTP specification: protobuf or JSON bodies, gzip or deflate, sized or chunked; the
+answer is an ExportTraceServiceResponse in the request's encoding (with partial_success when spans were
 rejected), and failures carry a google.rpc.Status.
 """
 
@@ -11,30 +11,39 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, status_pb2
-from ninja.errors import HttpError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from backoffice.api_auth import authenticate_key
+from backoffice.api_errors import RETRY_AFTER_UNAVAILABLE
 from backoffice.models import Scope
 from backoffice.ratelimit import limit_ingest
 
-from .api import read_body
-from .ingest.otlp import ingest_spans
+from .ingest.checks import too_deep, too_deep_path
+from .ingest.otlp import ATTRIBUTE_DEPTH, ingest_spans
+from .ingest.request_body import BodyError, read_body
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 CONTENT_TYPES = {PROTOBUF: PROTOBUF, "application/protobuf": PROTOBUF, JSON: JSON}
 # OTLP/JSON writes these ids as hex, where the protobuf JSON mapping expects base64.
 HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+# The envelope of an attribute value (request, resource, scope, span, event, attribute) is up to 14
+# levels of OTLP/JSON, and each level of a kvlist value 4 more: a value one level too deep is still
+# read, and its span rejected by name.
+JSON_DEPTH = 14 + 4 * (ATTRIBUTE_DEPTH + 1)
+GRPC_CODES = {401: code_pb2.UNAUTHENTICATED, 503: code_pb2.UNAVAILABLE}
 
 
 class BadRequest(Exception):
@@ -48,6 +57,17 @@ def traces(request):
     content_type = CONTENT_TYPES.get(request.content_type)
     if content_type is None:
         return status(JSON, 415, f"Content-Type must be {PROTOBUF} or {JSON}")
+    try:
+        return export_traces(request, content_type)
+    except (OperationalError, InterfaceError):
+        # The database cannot be reached: a retryable status, so the exporter keeps the spans and
+        # sends them again (OTLP/HTTP retries 503 and honours Retry-After).
+        response = status(content_type, 503, "the database is unavailable; retry later")
+        response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+        return response
+
+
+def export_traces(request, content_type):
     if authenticate_key(request, api_key_from(request)) is None:
         response = status(content_type, 401, "a valid API key is required: Authorization: Bearer <key>")
         response["WWW-Authenticate"] = 'Bearer realm="backoffice"'
@@ -60,14 +80,11 @@ def traces(request):
         response = status(content_type, 429, json.loads(limited.content)["detail"])
         response["Retry-After"] = limited["Retry-After"]
         return response
-    encoding = request.headers.get("Content-Encoding", "identity").lower()
-    if encoding not in ("identity", "gzip"):
-        return status(content_type, 415, "Content-Encoding must be gzip or none")
     limit = settings.INGEST_MAX_BYTES
     try:
         body = read_body(request, limit)
-    except HttpError as exc:
-        return status(content_type, 400, str(exc))
+    except BodyError as exc:
+        return status(content_type, exc.status, f"{exc.field}: {exc.detail}")
     if body is None:
         return status(content_type, 413, f"body larger than {limit} bytes")
     try:
@@ -109,6 +126,13 @@ def parse(body, content_type):
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest(f"body: nested deeper than {JSON_DEPTH} levels") from None
+    # Measured without recursing, before the conversions below and the protobuf parser recurse.
+    deep = too_deep(payload, JSON_DEPTH) and too_deep_path(payload, JSON_DEPTH)
+    if deep:
+        detail = f"nested deeper than {JSON_DEPTH} levels (attribute values nest at most {ATTRIBUTE_DEPTH})"
+        raise BadRequest(f"{deep}: {detail}")
     try:
         json_format.ParseDict(hex_ids_to_base64(payload), export, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError) as exc:
@@ -139,5 +163,5 @@ def encoded(content_type, code, message):
 
 
 def status(content_type, code, message):
-    grpc_code = code_pb2.UNAUTHENTICATED if code == 401 else code_pb2.INVALID_ARGUMENT
+    grpc_code = GRPC_CODES.get(code, code_pb2.INVALID_ARGUMENT)
     return encoded(content_type, code, status_pb2.Status(code=grpc_code, message=message))

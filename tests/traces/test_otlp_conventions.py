@@ -128,10 +128,21 @@ class ConventionsTest(SimpleTestCase):
         facts = read_span({"llm.token_count.prompt": "12", "llm.token_count.completion": 3})
         self.assertEqual((facts.type, facts.is_model_call, facts.prompt_tokens), ("llm", True, 12))
 
-    def test_unknown_kinds_are_custom_and_bad_numbers_are_ignored(self):
+    def test_unknown_kinds_are_custom_and_numbers_that_are_not_numbers_are_ignored(self):
         facts = read_span(
-            {"openinference.span.kind": "GUARDRAIL", "gen_ai.usage.input_tokens": -3, "llm.cost.total": "x"}
+            {"openinference.span.kind": "GUARDRAIL", "gen_ai.usage.input_tokens": "x", "llm.cost.total": "x"}
         )
         self.assertEqual(
             (facts.type, facts.prompt_tokens, facts.cost, facts.is_model_call), ("custom", None, None, False)
         )
+        self.assertIsNone(facts.problem)
+
+    def test_negative_or_oversized_counts_and_costs_name_the_attribute_that_rejects_the_span(self):
+        for attrs, attribute in (
+            ({"gen_ai.usage.input_tokens": -3}, "gen_ai.usage.input_tokens"),
+            ({"llm.token_count.completion": 1e13}, "llm.token_count.completion"),
+            ({"llm.cost.total": 1e18}, "llm.cost.total"),
+            ({"gen_ai.usage.cost": -0.5}, "gen_ai.usage.cost"),
+        ):
+            with self.subTest(attrs=attrs):
+                self.assertEqual(read_span(attrs).problem[0], attribute)

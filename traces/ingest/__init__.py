@@ -9,6 +9,7 @@ from traces import bulk
 from traces.locks import lock_workspace
 from traces.models import Event, RedactionRule
 
+from .checks import id_problem, link_problem, nesting_problem
 from .fold import Fold
 from .policy import Redactor, storable_event
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
@@ -30,9 +31,12 @@ def validate(index, raw, storable=False):
     """A ValidEvent, or the rejection of this one event."""
     if not isinstance(raw, dict):
         return rejection(index, None, "event", "must be an object")
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    problem = precheck(raw)
+    if problem:
+        return rejection(index, event_id, *problem)
     if not storable:
         raw = storable_event(raw)
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
@@ -42,6 +46,21 @@ def validate(index, raw, storable=False):
     except ValidationError as exc:
         return rejection(index, event_id, *first_error(exc, ("body",)))
     return ValidEvent(index, envelope, body)
+
+
+def precheck(raw):
+    """(field, reason) when the raw event cannot go to its schema: ids the fold reads from any body
+    (declared by its type or not) that no column or page takes, or values nested too deep to follow.
+    Runs before NUL characters are replaced, so an id holding one is rejected, not rewritten."""
+    reason = id_problem("id", raw.get("id"))
+    if reason:
+        return "id", reason
+    body = raw.get("body")
+    if isinstance(body, dict):
+        problem = link_problem(body)
+        if problem:
+            return problem
+    return nesting_problem(raw)
 
 
 def rejection(index, event_id, field, reason):

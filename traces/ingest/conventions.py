@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from .checks import COST_MAX, TOKENS_MAX, time_problem
+
 # The task type a span's kind implies: openinference.span.kind, gen_ai.operation.name and
 # langfuse.observation.type, lowercased. Anything else is a custom task.
 KIND_TO_TYPE = {
@@ -117,6 +119,7 @@ class SpanFacts:
     completion_start: datetime | None = None
     parameters: dict = field(default_factory=dict)
     error_message: str | None = None  # Langfuse marks failures with a level instead of the span status
+    problem: tuple | None = None  # (attribute, reason) that rejects the span: a count or cost out of range
 
     @property
     def has_usage(self):
@@ -178,23 +181,39 @@ def parse_json(value):
 
 
 def count(value):
-    """A token count as a non-negative int, or None."""
+    """A token count as an int (negative or huge ones too: see checked_counts), or None."""
     try:
-        number = int(float(value))
+        return int(float(value))
     except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
 
 
 def money(value):
-    """A cost in dollars with at most 10 decimal places, or None."""
+    """A cost in dollars, with at most 10 decimal places when within what a column holds, or None."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
         return None
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
         return None
+    if abs(amount) > COST_MAX:
+        return amount  # rejected by check_usage, never stored
     return amount.quantize(Decimal("1e-10"))
+
+
+def check_usage(facts, attrs):
+    """Reject (facts.problem) a negative token count or cost, or one beyond what the columns hold."""
+    for name, limit, keys in (
+        ("prompt_tokens", TOKENS_MAX, PROMPT_TOKEN_KEYS),
+        ("completion_tokens", TOKENS_MAX, COMPLETION_TOKEN_KEYS),
+        ("cached_tokens", TOKENS_MAX, CACHED_TOKEN_KEYS),
+        ("cost", COST_MAX, COST_KEYS),
+    ):
+        value = getattr(facts, name)
+        if value is not None and not 0 <= value <= limit:
+            attribute = next((key for key in keys if attrs.get(key) is not None), keys[-1])
+            facts.problem = (attribute, f"{name} must be between 0 and {limit:,}, got {value}")
+            return
 
 
 def read_tags(attrs):
@@ -246,7 +265,22 @@ def read_model(facts, attrs):
             facts.completion_start = datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError:
             facts.completion_start = None
+        # A time without an offset cannot be set against the span's; one out of range is not kept.
+        if facts.completion_start is not None and (
+            facts.completion_start.utcoffset() is None or time_problem(facts.completion_start)
+        ):
+            facts.completion_start = None
     facts.parameters = read_parameters(attrs)
+    check_usage(facts, attrs)
+
+
+COST_KEYS = (
+    "llm.cost.total",
+    "gen_ai.usage.cost",
+    "llm.cost.prompt",
+    "llm.cost.completion",
+    "langfuse.observation.cost_details",
+)
 
 
 def read_cost(attrs):

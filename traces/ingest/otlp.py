@@ -22,7 +22,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from traces.models import Run, Task
 
-from . import REJECTED, ingest_batch
+from . import REJECTED, ingest_batch, precheck
+from .checks import id_problem, time_problem
 from .conventions import SpanFacts, as_messages, message_key, read_span
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,10 +31,20 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 SPAN_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 UNKNOWN_SERVICE = "unknown_service"
 NAME_CHARS = 200
+PROVIDER_CHARS = 100  # model_call_stats.provider
+# Span attribute values (kvlist and array values inside each other) nest at most this deep; protobuf
+# bodies stop near 32 levels already (the decoder's limit of 100 nested messages).
+ATTRIBUTE_DEPTH = 32
+# Attributes that become ids of the run record, by the body field they fill.
+LINK_ATTRIBUTES = {"session_id": "session.id", "user_id": "user.id"}
 # The tasks whose payloads may be chat messages: model calls and agent invocations.
 MESSAGE_TASK_TYPES = ("llm", "agent")
 # How many rejected spans the partial-success message names; the count covers all of them.
 REASONS_SHOWN = 5
+
+
+class TooDeep(Exception):
+    """An attribute value nested deeper than ATTRIBUTE_DEPTH; the message names the attribute."""
 
 
 @dataclass
@@ -102,7 +113,13 @@ def ingest_spans(workspace, request):
     events = earlier_turns(workspace, traces, spans)
     owners = [None] * len(events)
     for span in spans:
-        for raw in span_events(span, traces[span.trace_id]):
+        translated = span_events(span, traces[span.trace_id])
+        problem = next(filter(None, map(precheck, translated)), None)
+        if problem:
+            # Not one of its events is stored: a span is taken whole or named as rejected.
+            outcome.rejected[span.key] = "{}: {}".format(*problem)
+            continue
+        for raw in translated:
             events.append(raw)
             owners.append(span.key)
     for result, owner in zip(ingest_batch(workspace, events), owners, strict=True):
@@ -118,11 +135,15 @@ def read_spans(request):
     """The request's valid spans in start order, and an Outcome counting the ones that are not."""
     outcome, spans = Outcome(), []
     for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
+        try:
+            resource, resource_problem = attributes(resource_spans.resource.attributes), None
+        except TooDeep as exc:
+            resource, resource_problem = {}, f"resource.attributes.{exc}"
         service = str(resource.get("service.name") or UNKNOWN_SERVICE)[:NAME_CHARS]
         for scope_spans in resource_spans.scope_spans:
             for raw in scope_spans.spans:
                 span, problem = read_span_message(raw, service, scope_spans.scope.name)
+                problem = resource_problem or problem
                 if problem:
                     outcome.rejected[f"{raw.trace_id.hex()}:{raw.span_id.hex()}"] = problem
                 else:
@@ -132,6 +153,7 @@ def read_spans(request):
 
 
 def read_span_message(raw, service, scope):
+    """(Span, None), or (None, the reason the span is rejected, naming its field or attribute)."""
     if len(raw.trace_id) != 16 or not any(raw.trace_id):
         return None, "trace_id: must be 16 bytes, not all zero"
     if len(raw.span_id) != 8 or not any(raw.span_id):
@@ -140,9 +162,36 @@ def read_span_message(raw, service, scope):
         return None, "parent_span_id: must be 8 bytes or empty"
     if not raw.start_time_unix_nano:
         return None, "start_time_unix_nano: missing"
+    times = [
+        ("start_time_unix_nano", raw.start_time_unix_nano),
+        ("end_time_unix_nano", raw.end_time_unix_nano),
+    ]
+    times += [(f"events.{i}.time_unix_nano", e.time_unix_nano) for i, e in enumerate(raw.events)]
+    for name, nanos in times:
+        reason = nanos and time_problem(timestamp(nanos))
+        if reason:
+            return None, f"{name}: {reason}"
     start = timestamp(raw.start_time_unix_nano)
     end = max(timestamp(raw.end_time_unix_nano), start) if raw.end_time_unix_nano else None
-    attrs = attributes(raw.attributes)
+    try:
+        attrs = attributes(raw.attributes)
+        events = [
+            (
+                e.name.strip()[:NAME_CHARS] or "event",
+                timestamp(e.time_unix_nano) if e.time_unix_nano else start,
+                attributes(e.attributes),
+            )
+            for e in raw.events
+        ]
+    except TooDeep as exc:
+        return None, f"attributes.{exc}"
+    facts = read_span(attrs)
+    if facts.problem:
+        return None, "attributes.{}: {}".format(*facts.problem)
+    for field_name, attribute in LINK_ATTRIBUTES.items():
+        reason = id_problem(field_name, getattr(facts, field_name))
+        if reason:
+            return None, f"attributes.{attribute}: {reason}"
     span = Span(
         trace_id=raw.trace_id.hex(),
         span_id=raw.span_id.hex(),
@@ -154,17 +203,10 @@ def read_span_message(raw, service, scope):
         failed=raw.status.code == trace_pb2.Status.STATUS_CODE_ERROR,
         status_message=raw.status.message,
         attrs=attrs,
-        events=[
-            (
-                e.name.strip()[:NAME_CHARS] or "event",
-                timestamp(e.time_unix_nano) if e.time_unix_nano else start,
-                attributes(e.attributes),
-            )
-            for e in raw.events
-        ],
+        events=events,
         service=service,
         scope=scope,
-        facts=read_span(attrs),
+        facts=facts,
     )
     return span, None
 
@@ -174,17 +216,26 @@ def timestamp(nanos):
 
 
 def attributes(key_values):
-    return {kv.key: any_value(kv.value) for kv in key_values}
+    """A flat dict of decoded values; TooDeep (naming the key) when one nests past ATTRIBUTE_DEPTH."""
+    decoded = {}
+    for kv in key_values:
+        try:
+            decoded[kv.key] = any_value(kv.value)
+        except TooDeep:
+            raise TooDeep(f"{kv.key}: nested deeper than {ATTRIBUTE_DEPTH} levels") from None
+    return decoded
 
 
-def any_value(value):
+def any_value(value, depth=1):
     which = value.WhichOneof("value")
     if which is None:
         return None
+    if which in ("array_value", "kvlist_value") and depth >= ATTRIBUTE_DEPTH:
+        raise TooDeep
     if which == "array_value":
-        return [any_value(v) for v in value.array_value.values]
+        return [any_value(v, depth + 1) for v in value.array_value.values]
     if which == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     result = getattr(value, which)
@@ -296,7 +347,7 @@ def llm_call_body(span, error):
         "step_id": span.span_id,
         "call_id": span.span_id,
         "model": (facts.model or "unknown")[:NAME_CHARS],
-        "provider": (facts.provider or "")[:NAME_CHARS],
+        "provider": (facts.provider or "")[:PROVIDER_CHARS],
         "prompt_tokens": facts.prompt_tokens,
         "completion_tokens": facts.completion_tokens,
         "cached_tokens": facts.cached_tokens,

@@ -4,16 +4,19 @@ Unknown body fields are allowed and end up in metadata; a wrong type or a missin
 rejects that one event, naming the field.
 """
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from .checks import COST_MAX, TOKENS_MAX, time_problem
+
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
-Count = Annotated[int, Field(ge=0, le=2**53)]
+Count = Annotated[int, Field(ge=0, le=TOKENS_MAX)]
 Millis = Annotated[float, Field(ge=0, le=10**12)]
 Json = Any
 
@@ -147,13 +150,13 @@ class LlmCall(Body):
     step_id: Id | None = None
     call_id: Id | None = None
     model: Name
-    provider: ShortText | None = None
+    provider: Annotated[str, StringConstraints(max_length=100)] | None = None
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
     cached_tokens: Count | None = None
     latency_ms: Millis | None = None
     ttft_ms: Millis | None = None
-    cost: Annotated[Decimal, Field(ge=0, le=10**9, max_digits=20, decimal_places=10)] | None = None
+    cost: Annotated[Decimal, Field(ge=0, le=COST_MAX, max_digits=20, decimal_places=10)] | None = None
     finish_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
     status: Annotated[str, StringConstraints(max_length=16)] | None = None
     error: str | dict[str, Json] | None = None
@@ -196,6 +199,14 @@ class Track(Body):
     session_id: Id | None = None
     run_id: Id | None = None
     agent_id: Id | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def finite_numbers(cls, value):
+        # As in every JSON payload (its JSON form has no NaN): null, which PostgreSQL's jsonb takes.
+        if value and any(isinstance(v, float) and not math.isfinite(v) for v in value.values()):
+            return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in value.items()}
+        return value
 
 
 class Log(Body):
@@ -242,6 +253,14 @@ class Envelope(BaseModel):
     type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
     timestamp: AwareDatetime
     body: dict[str, Json]
+
+    @field_validator("timestamp")
+    @classmethod
+    def storable_time(cls, value):
+        reason = time_problem(value)
+        if reason:
+            raise ValueError(reason)
+        return value
 
 
 class Batch(BaseModel):
