@@ -54,6 +54,11 @@ class Finding:
         )
 
 
+def next_number():
+    """A fresh value for the FUZZ_HEADER of one request, to find the exception it raised."""
+    return str(next(_numbers))
+
+
 class Findings:
     def __init__(self):
         self.by_key = {}
@@ -177,7 +182,7 @@ class Sender:
         self.sent = 0
 
     def send(self, request):
-        number = str(next(_numbers))
+        number = next_number()
         headers = {**self.auth, **request.headers, FUZZ_HEADER: number}
         response = self.session.request(
             request.method, self.base_url + request.path, data=request.body, headers=headers, timeout=120
@@ -286,7 +291,7 @@ def walk_pages(user, workspace, findings, log, before=None):
     statuses = {}
     for url, real in page_urls(workspace):
         for headers in ({}, {"HX-Request": "true"}):
-            number = str(next(_numbers))
+            number = next_number()
             response = client.get(url, headers={**headers, FUZZ_HEADER: number})
             status = statuses[(url, bool(headers))] = response.status_code
             exception, where = log.pop(number)
