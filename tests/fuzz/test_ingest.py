@@ -34,7 +34,11 @@ def fuzz_then_walk(live_server, world, strategy, examples):
     with override_settings(INGEST_RATE_PER_MINUTE=0), exceptions_recorded() as log:
         before = walk_pages(world["target_admin"], world["target"], findings, log)
         sender = Sender(live_server.url, world["target_key"], findings, log)
-        explore(strategy, sender.send, examples)
+        try:
+            explore(strategy, sender.send, examples)
+        finally:
+            # A kept-alive connection would hold a server thread, which the live server joins on exit.
+            sender.session.close()
         after = walk_pages(world["target_admin"], world["target"], findings, log, before)
     assert sender.sent >= budget.examples(examples) // 2
     assert list(before.values()).count(200) > 20
