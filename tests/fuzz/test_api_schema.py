@@ -117,7 +117,7 @@ def test_every_operation_answers_without_5xx_as_documented_and_names_the_bad_fie
         for result in schema.get_all_operations():
             operation = result.ok()
             operations += 1
-            explore(strategy_for(operation, real), caller, 25)
+            explore(strategy_for(operation, real), caller, 20)
         walk_pages(world["target_admin"], target, findings, log, before)
     assert operations >= 12
     assert caller.sent >= operations * 5

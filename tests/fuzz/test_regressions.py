@@ -9,10 +9,12 @@ import json
 
 from django.test import TestCase
 
+from backoffice.models import Role
 from tests.events import event
-from tests.factories import make_api_key, make_workspace
+from tests.factories import make_api_key, make_member, make_workspace
 from tests.fuzz.harness import names_its_field
 from tests.world import populate
+from traces.ingest import ingest_batch
 from traces.models import Review
 
 CORRUPT_GZIP = b"\x1f\x8b\x08\x00garbage" + b'{"batch": []}'
@@ -51,6 +53,19 @@ class IngestRegressionTests(TestCase):
         response = self.post("/api/v1/ingest", body.encode())
         self.assert_names_field(response)
 
+    def test_events_at_the_ends_of_the_calendar_are_answered_without_500(self):
+        for stamp in ("9999-12-31T23:59:59.999999-14:00", "0001-01-01T00:00:00+14:00"):
+            batch = [dict(event("run.start", {"run_id": f"far-{stamp}", "agent_id": "a"}), timestamp=stamp)]
+            response = self.post("/api/v1/ingest", json.dumps({"batch": batch}).encode())
+            self.assertLess(response.status_code, 500, stamp)
+
+    def test_a_payload_nested_just_under_the_parser_limit_is_answered_without_500(self):
+        depth = 900
+        batch = [event("run.start", {"run_id": "deep", "agent_id": "a", "input": {"a": "DEEP"}})]
+        body = json.dumps({"batch": batch}).replace('"DEEP"', "[" * depth + "]" * depth)
+        response = self.post("/api/v1/ingest", body.encode())
+        self.assertLess(response.status_code, 500)
+
     def test_corrupt_gzip_on_the_otlp_endpoint_gets_a_400(self):
         for path in ("/v1/traces", "/api/public/otel/v1/traces"):
             for content_type in ("application/json", "application/x-protobuf"):
@@ -61,6 +76,25 @@ class IngestRegressionTests(TestCase):
         body = gzip.compress(json.dumps({"batch": [event("track", {"name": "ok"})]}).encode())
         response = self.post("/api/v1/ingest", body, **{"Content-Encoding": "gzip"})
         self.assertEqual(response.status_code, 200, response.content)
+
+
+class PageRegressionTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.workspace = make_workspace()
+        cls.admin = make_member(cls.workspace, Role.ADMIN)
+        batch = [
+            event("run.start", {"run_id": "run-1", "agent_id": "a", "session_id": "session/2"}),
+            event("message", {"session_id": "session/2", "run_id": "run-1", "role": "user", "content": "hi"}),
+        ]
+        results = ingest_batch(cls.workspace, batch)
+        assert all(r["status"] == "accepted" for r in results), results
+
+    def test_the_run_pages_of_a_run_whose_session_id_holds_a_slash_answer_200(self):
+        self.client.force_login(self.admin)
+        for tab in ("", "tasks/", "dag/", "timeline/", "chat/", "events/", "state/", "review/"):
+            response = self.client.get(f"/w/{self.workspace.slug}/runs/run-1/{tab}")
+            self.assertEqual(response.status_code, 200, tab)
 
 
 class ReviewApiRegressionTests(TestCase):
