@@ -134,6 +134,13 @@ class ReviewApiRegressionTests(TestCase):
     def test_a_review_create_with_an_unexpected_body_gets_the_documented_422(self):
         self.assert_documented_problem(self.call("post", "/api/v1/reviews", {"x": {}}))
 
+    def test_a_review_update_naming_a_target_turn_with_a_nul_gets_a_4xx_naming_it(self):
+        """PostgreSQL refuses NUL in text: the lookup of the target turn raised a DataError (500)."""
+        path = f"/api/v1/reviews/{self.review.pk}"
+        response = self.call("patch", path, {"target_message_id": "a\x00b"})
+        self.assertLess(response.status_code, 500)
+        self.assertTrue(names_its_field(response.json()), response.content)
+
     def test_a_review_create_whose_body_is_not_json_gets_a_400_naming_the_body(self):
         response = self.call("post", "/api/v1/reviews", b"\xaef\xe0\x08[]")
         self.assertEqual(response.status_code, 400)
