@@ -161,9 +161,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 
-# Served over HTTPS (SECURE_SSL=1): cookies only travel encrypted, plain HTTP is redirected, and
-# browsers are told to stay on HTTPS. BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto and -For.
-SECURE_SSL = envbool("SECURE_SSL", "0")
+# Outside DEBUG the site is served over HTTPS unless the operator says otherwise (SECURE_SSL=0, plain
+# HTTP): cookies only travel encrypted, plain HTTP is redirected, and browsers are told to stay on HTTPS.
+# BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto (is the request HTTPS?) and X-Forwarded-For (the
+# client address, see backoffice.proxy); without a proxy those headers come from the client and are ignored.
+SECURE_SSL = envbool("SECURE_SSL", "0" if DEBUG else "1")
 BEHIND_PROXY = envbool("BEHIND_PROXY", "0")
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -175,6 +177,10 @@ if SECURE_SSL:
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0")
+    # Subdomains and the browsers' preload list are the domain owner's call, not this app's: both stay
+    # opt-in (the variables above), so `check --deploy` does not ask for them.
+    SILENCED_SYSTEM_CHECKS += ["security.W005", "security.W021"]
 
 # No inline scripts anywhere: every script is a file under /static/. Style attributes stay allowed
 # (style-src-attr) because plotly and Swagger UI set them; <style> elements are not.
@@ -232,5 +238,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
-# GET /metrics (Prometheus) asks for this bearer token when it is set.
+# GET /metrics (Prometheus) shows every workspace's slug, volumes and costs. Outside DEBUG it answers
+# only to `Authorization: Bearer $METRICS_TOKEN`, and 403 while no token is set, unless the operator
+# opens it to anyone who can reach it with METRICS_PUBLIC=1 (the server logs a warning when it starts).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_PUBLIC = envbool("METRICS_PUBLIC", "0")
