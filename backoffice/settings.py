@@ -59,7 +59,9 @@ DEBUG = envbool("DEBUG", "0")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (in a local checkout, `make run` writes one to .env)"
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-debug"  # noqa: S105
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
