@@ -30,7 +30,9 @@ DEPLOYMENT_VARIABLES = (
 
 
 def settings_environment(values):
-    kept = {name: value for name, value in os.environ.items() if name not in DEPLOYMENT_VARIABLES}
+    # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests for their own process; no deployment has it.
+    dropped = (*DEPLOYMENT_VARIABLES, "DJANGO_ALLOW_ASYNC_UNSAFE")
+    kept = {name: value for name, value in os.environ.items() if name not in dropped}
     return {**kept, **values}
 
 
