@@ -24,15 +24,23 @@ lock: $(STAMP)
 	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.txt requirements.in
 	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.txt requirements-dev.in
 
+# This checkout's settings for manage.py (git-ignored, written once): DEBUG on and a secret key of its
+# own, so that the README's manage.py commands work as written. The environment wins over the file;
+# the test suite and gunicorn never read it; production sets its variables in the environment.
+.env:
+	@printf '# Settings of this checkout, read by manage.py only (written by make run; git-ignored).\nDEBUG=1\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env: DEBUG=1 and a generated SECRET_KEY for manage.py in this checkout."
+
 # Set up, migrate, load demo data into an empty database, create a login, and serve on $(HOST):$(PORT).
-run: $(STAMP)
+run: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
 	DEBUG=1 $(BIN)/python manage.py ensure_admin
 	@echo "Backoffice is at http://$(HOST):$(PORT)/  (login: admin / admin)"
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-demo: $(STAMP)
+demo: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
 
@@ -53,9 +61,9 @@ test-sqlite: $(STAMP)
 
 # PostgreSQL and Chromium are not Python packages: without them these say so and stop short (CI has both).
 test-postgres: $(STAMP)
-	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	@if $(BIN)/python tests/postgres_ready.py '$(PG_TEST_URL)'; then \
 		SECRET_KEY=tests DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"; \
-	else echo "PostgreSQL is not reachable at $(PG_TEST_URL): skipping the PostgreSQL run."; fi
+	else echo "Skipping the PostgreSQL run (PG_TEST_URL=$(PG_TEST_URL))."; fi
 
 test-browser: $(STAMP)
 	@if [ -x /usr/bin/chromium ]; then \

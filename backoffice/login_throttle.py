@@ -16,15 +16,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
 from . import ratelimit
-
-
-def client_address(request):
-    """The client's address. Behind a proxy, the last X-Forwarded-For entry is the one our proxy saw."""
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded.strip():
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+from .proxy import client_address
 
 
 def _counters(request, username):

@@ -59,7 +59,9 @@ DEBUG = envbool("DEBUG", "0")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (in a local checkout, `make run` writes one to .env)"
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-debug"  # noqa: S105
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -165,9 +167,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 
-# Served over HTTPS (SECURE_SSL=1): cookies only travel encrypted, plain HTTP is redirected, and
-# browsers are told to stay on HTTPS. BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto and -For.
-SECURE_SSL = envbool("SECURE_SSL", "0")
+# Outside DEBUG the site is served over HTTPS unless the operator says otherwise (SECURE_SSL=0, plain
+# HTTP): cookies only travel encrypted, plain HTTP is redirected, and browsers are told to stay on HTTPS.
+# BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto (is the request HTTPS?) and X-Forwarded-For (the
+# client address, see backoffice.proxy); without a proxy those headers come from the client and are ignored.
+SECURE_SSL = envbool("SECURE_SSL", "0" if DEBUG else "1")
 BEHIND_PROXY = envbool("BEHIND_PROXY", "0")
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -179,6 +183,10 @@ if SECURE_SSL:
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0")
+    # Subdomains and the browsers' preload list are the domain owner's call, not this app's: both stay
+    # opt-in (the variables above), so `check --deploy` does not ask for them.
+    SILENCED_SYSTEM_CHECKS += ["security.W005", "security.W021"]
 
 # No inline scripts anywhere: every script is a file under /static/. Style attributes stay allowed
 # (style-src-attr) because plotly and Swagger UI set them; <style> elements are not.
@@ -231,11 +239,16 @@ INGEST_MAX_EVENTS = envint("INGEST_MAX_EVENTS", 1000)
 INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING").strip().upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got {LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 # E-mail (invitation links). Without EMAIL_HOST, messages are written to the log (console backend).
@@ -251,5 +264,8 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "1")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
 
-# GET /metrics (Prometheus) asks for this bearer token when it is set.
+# GET /metrics (Prometheus) shows every workspace's slug, volumes and costs. Outside DEBUG it answers
+# only to `Authorization: Bearer $METRICS_TOKEN`, and 403 while no token is set, unless the operator
+# opens it to anyone who can reach it with METRICS_PUBLIC=1 (the server logs a warning when it starts).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_PUBLIC = envbool("METRICS_PUBLIC", "0")

@@ -1,10 +1,5 @@
-import os
-
-# Tests run with DEBUG off, as production does; a key is all the settings need.
-os.environ.setdefault("SECRET_KEY", "tests-only-secret")
-
-
-import pytest  # noqa: E402
+# The environment of the suite (SECRET_KEY, DEBUG off, plain HTTP) is set in tests/environment.py.
+import pytest
 
 
 @pytest.fixture(autouse=True)

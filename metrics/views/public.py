@@ -22,22 +22,36 @@ from ..exposition import BackofficeCollector
 logger = logging.getLogger(__name__)
 
 
-def authorized(request):
+def refusal(request):
+    """None when the request may read /metrics, else the response that refuses it.
+
+    The figures name every workspace and its volumes and costs: with METRICS_TOKEN set they need the
+    bearer token; without one they are open only under DEBUG or when the operator opts in with
+    METRICS_PUBLIC=1, and closed (403, saying how to open them) otherwise.
+    """
     token = settings.METRICS_TOKEN
-    if not token:
-        return True
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        response = HttpResponse("A valid bearer token is required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if settings.DEBUG or settings.METRICS_PUBLIC:
+        return None
+    return HttpResponse(
+        "/metrics is closed: set METRICS_TOKEN to require a bearer token, or METRICS_PUBLIC=1 to open it.\n",
+        status=403,
+        content_type="text/plain",
+    )
 
 
 @login_not_required
 @require_GET
 @never_cache
 def prometheus_metrics(request):
-    if not authorized(request):
-        response = HttpResponse("A valid bearer token is required.\n", status=401, content_type="text/plain")
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
+    if refused := refusal(request):
+        return refused
     # A registry per scrape: the figures come from the database, not from this process's memory.
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BackofficeCollector())

@@ -1,5 +1,8 @@
-import importlib
 import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 from django.contrib.auth import get_user_model
@@ -8,11 +11,36 @@ from django.test import RequestFactory, TestCase, override_settings
 
 from backoffice import settings as project_settings
 from backoffice.api_auth import api_key_view
+from backoffice.proxy import client_address
 from backoffice.ratelimit import ingest_rate_limited
 from tests.events import event, post_batch
 from tests.factories import make_api_key, make_member, make_workspace
 
 PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parents[2]
+# What the suite's environment sets for itself (tests/environment.py): each test here says its own.
+DEPLOYMENT_VARIABLES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "SECURE_SSL",
+    "BEHIND_PROXY",
+    "METRICS_TOKEN",
+    "METRICS_PUBLIC",
+)
+
+
+def settings_environment(values):
+    # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests for their own process; no deployment has it.
+    dropped = (*DEPLOYMENT_VARIABLES, "DJANGO_ALLOW_ASYNC_UNSAFE")
+    kept = {name: value for name, value in os.environ.items() if name not in dropped}
+    return {**kept, **values}
+
+
+def settings_under(**values):
+    """The upper-case names backoffice.settings defines under `values` (and no other deployment variable)."""
+    with mock.patch.dict(os.environ, settings_environment(values), clear=True):
+        names = runpy.run_path(project_settings.__file__)
+    return {name: value for name, value in names.items() if name.isupper()}
 
 
 class SecurityHeaderTests(TestCase):
@@ -40,17 +68,62 @@ class SecurityHeaderTests(TestCase):
         self.assertNotRegex(body, r"<script(?![^>]*\bsrc=)[^>]*>")
         self.assertIn('"includeIndicatorStyles": false', body)
 
-    def test_https_settings_follow_the_environment(self):
-        with mock.patch.dict(os.environ, {"SECURE_SSL": "1", "BEHIND_PROXY": "1", "SECRET_KEY": "x"}):
-            secure = importlib.reload(project_settings)
-        try:
-            self.assertTrue(
-                secure.SESSION_COOKIE_SECURE and secure.CSRF_COOKIE_SECURE and secure.SECURE_SSL_REDIRECT
-            )
-            self.assertEqual(secure.SECURE_HSTS_SECONDS, 31_536_000)
-            self.assertEqual(secure.SECURE_PROXY_SSL_HEADER, ("HTTP_X_FORWARDED_PROTO", "https"))
-        finally:
-            importlib.reload(project_settings)
+    def test_outside_debug_the_site_is_https_only_by_default(self):
+        secure = settings_under(SECRET_KEY="x")
+        self.assertTrue(secure["SESSION_COOKIE_SECURE"] and secure["CSRF_COOKIE_SECURE"])
+        self.assertTrue(secure["SECURE_SSL_REDIRECT"])
+        self.assertEqual(secure["SECURE_HSTS_SECONDS"], 31_536_000)
+        self.assertEqual(secure["SECURE_REDIRECT_EXEMPT"], [r"^health$"])
+        self.assertNotIn("SECURE_PROXY_SSL_HEADER", secure)
+
+    def test_an_operator_serving_plain_http_says_so_with_secure_ssl_0(self):
+        plain = settings_under(SECRET_KEY="x", SECURE_SSL="0")
+        for name in (
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+        ):
+            self.assertNotIn(name, plain)
+
+    def test_debug_serves_plain_http_unless_told_otherwise(self):
+        self.assertNotIn("SECURE_SSL_REDIRECT", settings_under(DEBUG="1"))
+        self.assertTrue(settings_under(DEBUG="1", SECURE_SSL="1")["SECURE_SSL_REDIRECT"])
+
+    def test_behind_a_proxy_its_forwarded_proto_says_whether_the_request_is_https(self):
+        proxied = settings_under(SECRET_KEY="x", BEHIND_PROXY="1")
+        self.assertEqual(proxied["SECURE_PROXY_SSL_HEADER"], ("HTTP_X_FORWARDED_PROTO", "https"))
+
+    @override_settings(SECURE_SSL_REDIRECT=True, SECURE_REDIRECT_EXEMPT=[r"^health$"])
+    def test_plain_http_is_redirected_to_https_except_the_health_probe(self):
+        response = self.client.get("/login/")
+        self.assertEqual(response.status_code, 301)
+        self.assertEqual(response["Location"], "https://testserver/login/")
+        self.assertEqual(self.client.get("/login/", secure=True).status_code, 200)
+        self.assertEqual(self.client.get("/health").status_code, 200)
+
+    @override_settings(SECURE_SSL_REDIRECT=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
+    def test_a_request_the_proxy_received_over_https_is_served(self):
+        self.assertEqual(self.client.get("/login/", headers={"X-Forwarded-Proto": "https"}).status_code, 200)
+        self.assertEqual(self.client.get("/login/", headers={"X-Forwarded-Proto": "http"}).status_code, 301)
+
+    def test_the_production_like_environment_passes_check_deploy_without_a_warning(self):
+        env = {
+            "DEBUG": "0",
+            "SECRET_KEY": "k" * 20 + "-deploy-check-only-0123456789abcdefghij",
+            "ALLOWED_HOSTS": "backoffice.example.com",
+            "DATABASE_URL": "sqlite:///:memory:",
+        }
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            env={**settings_environment(env), "DJANGO_SETTINGS_MODULE": "backoffice.settings"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertIn("no issues", result.stdout)
 
     def test_hsts_is_sent_over_https_only(self):
         self.client.force_login(self.user)
@@ -64,6 +137,41 @@ class SecurityHeaderTests(TestCase):
 
         with self.assertRaisesMessage(ImproperlyConfigured, "CACHE_URL must start with"):
             project_settings.cache_from_url("memcache://x")
+
+
+class ClientAddressTests(TestCase):
+    def request(self, forwarded):
+        return RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
+
+    def test_without_a_proxy_the_forwarded_header_is_the_clients_claim_and_ignored(self):
+        self.assertEqual(client_address(self.request("203.0.113.7")), "10.0.0.9")
+
+    @override_settings(BEHIND_PROXY=True)
+    def test_behind_a_proxy_the_address_it_appended_is_the_clients(self):
+        self.assertEqual(client_address(self.request("198.51.100.1, 203.0.113.7")), "203.0.113.7")
+        self.assertEqual(client_address(self.request("2001:db8::1")), "2001:db8::1")
+
+    @override_settings(BEHIND_PROXY=True)
+    def test_behind_a_proxy_a_missing_or_garbled_header_falls_back_to_the_connection(self):
+        self.assertEqual(client_address(self.request("")), "10.0.0.9")
+        self.assertEqual(client_address(self.request("203.0.113.7, not-an-address")), "10.0.0.9")
+
+    @override_settings(BEHIND_PROXY=True, LOGIN_FAILURES_PER_USER=100, LOGIN_FAILURES_PER_ADDRESS=2)
+    def test_behind_a_proxy_log_ins_are_throttled_per_client_not_per_proxy(self):
+        get_user_model().objects.create_user("ada", password=PASSWORD)
+
+        def attempt(client_ip, given="wrong"):
+            return self.client.post(
+                "/login/",
+                {"username": "ada", "password": given},
+                REMOTE_ADDR="10.0.0.9",
+                HTTP_X_FORWARDED_FOR=client_ip,
+            )
+
+        for _ in range(2):
+            attempt("203.0.113.7")
+        self.assertEqual(attempt("203.0.113.7", PASSWORD).status_code, 429)
+        self.assertEqual(attempt("203.0.113.8", PASSWORD).status_code, 302)
 
 
 class LoginThrottleTests(TestCase):

@@ -1,6 +1,10 @@
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,18 +56,114 @@ class SettingsParsingTest(SimpleTestCase):
             with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_URL"):
                 database_from_url(url)
 
-    def test_without_a_secret_key_and_without_debug_the_start_fails(self):
-        env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", "import django; django.setup()"],
-            env={**env, "DJANGO_SETTINGS_MODULE": "backoffice.settings"},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+
+# The variables a deployment sets; each test of an entry point says its own, and reads no .env.
+DEPLOYMENT_VARIABLES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "SECURE_SSL",
+    "DATABASE_URL",
+    "METRICS_TOKEN",
+    "METRICS_PUBLIC",
+)
+
+
+def start(command, **env):
+    """Runs `command` in the checkout the way an operator would, with only `env` configured."""
+    kept = {name: value for name, value in os.environ.items() if name not in DEPLOYMENT_VARIABLES}
+    return subprocess.run(  # noqa: S603
+        command,
+        env={**kept, "ENV_FILE": "", "DATABASE_URL": "sqlite:///:memory:", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+class EntryPointTest(SimpleTestCase):
+    def assert_one_line_naming(self, result, program, variable):
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("SECRET_KEY must be set", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.startswith(f"{program}: ")]
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertIn(variable, lines[0])
+
+    def test_manage_py_without_a_secret_key_says_so_in_one_line(self):
+        result = start([sys.executable, "manage.py", "check"])
+        self.assert_one_line_naming(result, "manage.py", "SECRET_KEY must be set")
+        self.assertEqual(result.stderr.count("\n"), 1)
+
+    def test_manage_py_names_a_bad_value(self):
+        result = start([sys.executable, "manage.py", "check"], DEBUG="maybe")
+        self.assert_one_line_naming(result, "manage.py", "DEBUG must be one of")
+
+    def test_manage_py_says_in_one_line_that_the_database_does_not_answer(self):
+        result = start(
+            [sys.executable, "manage.py", "migrate"], DEBUG="1", DATABASE_URL="sqlite:////nonexistent/dir/x"
+        )
+        self.assert_one_line_naming(result, "manage.py", "DATABASE_URL (/nonexistent/dir/x)")
+
+    def test_manage_py_reads_the_checkouts_env_file_for_what_the_environment_leaves_unset(self):
+        with tempfile.TemporaryDirectory() as folder:
+            env_file = Path(folder) / ".env"
+            env_file.write_text("DEBUG=1\nSECRET_KEY=from-the-file\nALLOWED_HOSTS=file.example\n")
+            show = "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY, s.ALLOWED_HOSTS)"
+            command = [sys.executable, "manage.py", "shell", "--no-imports", "-c", show]
+            from_file = start(command, ENV_FILE=str(env_file))
+            overridden = start(
+                command, ENV_FILE=str(env_file), SECRET_KEY="from-env", ALLOWED_HOSTS="env.example"
+            )
+        self.assertEqual(from_file.stdout.strip(), "True from-the-file ['file.example']", from_file.stderr)
+        self.assertEqual(overridden.stdout.strip(), "True from-env ['env.example']", overridden.stderr)
+
+    def test_the_wsgi_module_stops_with_one_line_and_the_status_gunicorn_stops_on(self):
+        result = start([sys.executable, "-c", "import backoffice.wsgi"])
+        self.assert_one_line_naming(result, "backoffice.wsgi", "SECRET_KEY must be set")
+        self.assertEqual(result.returncode, 4)
+
+    def test_gunicorn_stops_before_its_workers_with_one_line(self):
+        port = free_port()
+        result = start([sys.executable, "-m", "gunicorn", "backoffice.wsgi", "--bind", f"127.0.0.1:{port}"])
+        self.assert_one_line_naming(result, "gunicorn", "SECRET_KEY must be set")
+        self.assertNotIn("Booting worker", result.stderr)
+
+    def test_gunicorn_says_once_that_metrics_are_public(self):
+        port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "backoffice.wsgi", "--bind", f"127.0.0.1:{port}"]
+        kept = {name: value for name, value in os.environ.items() if name not in DEPLOYMENT_VARIABLES}
+        env = {**kept, "SECRET_KEY": "x", "DATABASE_URL": "sqlite:///:memory:", "METRICS_PUBLIC": "1"}
+        server = subprocess.Popen(  # noqa: S603
+            [*command, "--workers", "2"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            wait_for_health(port, server)
+        finally:
+            server.terminate()
+            _, stderr = server.communicate(timeout=60)
+        self.assertEqual(stderr.count("GET /metrics is public (METRICS_PUBLIC=1)"), 1, stderr)
+
+
+def wait_for_health(port, server, seconds=60):
+    """Returns once GET /health answers 200; fails the test if the server exits or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"GET /health did not answer within {seconds} s")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class ReadmeCommandsTest(SimpleTestCase):

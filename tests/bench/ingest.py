@@ -118,6 +118,8 @@ def server_env(**extra):
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-secret",
         "DATABASE_URL": database_url(connection.settings_dict),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on the loopback, as behind a proxy that ends TLS: no redirect to https.
+        "SECURE_SSL": "0",
         **extra,
     }
 
