@@ -109,7 +109,9 @@ def nesting_problem(raw, limit=MAX_DEPTH):
             if isinstance(item, dict | list) and too_deep(item, limit):
                 return f"body.{name}", f"nested deeper than {limit} levels"
     for key, value in raw.items():
-        if key != "body" and isinstance(value, dict | list) and too_deep(value, limit):
+        # A body that is not an object is the wrong type, but is still walked before it is rejected.
+        followed = key != "body" or not isinstance(value, dict)
+        if followed and isinstance(value, dict | list) and too_deep(value, limit):
             return str(key), f"nested deeper than {limit} levels"
     return None
 
