@@ -32,13 +32,14 @@ DESCRIPTIONS = {
     413: "Body too large.",
     422: "A parameter or body field is not valid: `field` names it, `errors` lists them all.",
     429: "Too many requests: wait for Retry-After seconds.",
+    503: "The database cannot be reached: send again after Retry-After seconds.",
 }
 
 # Seconds a client waits before sending again when the database cannot be reached (a 503).
 RETRY_AFTER_UNAVAILABLE = 5
 
 # What every key-authenticated route may answer, whatever its parameters.
-ALWAYS = (400, 401, 403, 404, 422, 429)
+ALWAYS = (400, 401, 403, 404, 422, 429, 503)
 
 
 def problems(*codes):

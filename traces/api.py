@@ -47,7 +47,7 @@ class IngestOut(Schema):
 @router.post(
     "/ingest",
     auth=IngestKeyAuth(),
-    response={200: IngestOut, 207: IngestOut, **problems(413, 415, 503), 400: IngestOut | Problem},
+    response={200: IngestOut, 207: IngestOut, **problems(413, 415), 400: IngestOut | Problem},
     summary="Ingest a batch of events",
     openapi_extra={
         "requestBody": {
