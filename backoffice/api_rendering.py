@@ -37,7 +37,14 @@ class PreciseRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
     def render(self, request, data, *, response_status):
-        return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
+        text = json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (an answer may echo a field name the client sent) has no UTF-8 form:
+            # written as a \u escape, the answer is still valid JSON.
+            text = json.dumps(data, cls=self.encoder_class, ensure_ascii=True)
+        return text
 
 
 RENDERER = PreciseRenderer()

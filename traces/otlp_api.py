@@ -128,6 +128,8 @@ def parse(body, content_type):
         raise BadRequest(f"body is not JSON: {exc}") from None
     except RecursionError:
         raise BadRequest(f"body: nested deeper than {JSON_DEPTH} levels") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("body: must be an ExportTraceServiceRequest object in OTLP/JSON")
     # Measured without recursing, before the conversions below and the protobuf parser recurse.
     deep = too_deep(payload, JSON_DEPTH) and too_deep_path(payload, JSON_DEPTH)
     if deep:

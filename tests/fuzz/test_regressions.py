@@ -71,6 +71,24 @@ class IngestRegressionTests(TestCase):
                 response = self.post(path, CORRUPT_GZIP, content_type, **{"Content-Encoding": "gzip"})
                 self.assertEqual(response.status_code, 400, (path, content_type))
 
+    def test_a_rejection_echoing_a_field_name_with_a_lone_surrogate_is_valid_json(self):
+        deep = [1]
+        for _ in range(100):  # deeper than the limit: the rejection names `body.\ud800`
+            deep = [deep]
+        batch = [event("step.failed", {"run_id": "r", "step_id": "s", "\ud800": deep, "error": "x"})]
+        body = json.dumps({"batch": batch}).encode()  # ensure_ascii: the surrogate travels as \ud800
+        response = self.post("/api/v1/ingest", body)
+        self.assertLess(response.status_code, 500)
+        response.content.decode()  # UTF-8 throughout
+        response.json()
+
+    def test_an_otlp_json_body_that_is_not_an_object_gets_a_400_naming_the_body(self):
+        for text in (b"null", b"false", b"[[[0]]]", b'"spans"'):
+            with self.subTest(text=text):
+                response = self.post("/v1/traces", text)
+                self.assertEqual(response.status_code, 400, response.content)
+                self.assertTrue(response.json()["message"].startswith("body:"), response.content)
+
     def test_a_gzipped_batch_is_still_accepted(self):
         body = gzip.compress(json.dumps({"batch": [event("track", {"name": "ok"})]}).encode())
         response = self.post("/api/v1/ingest", body, **{"Content-Encoding": "gzip"})
