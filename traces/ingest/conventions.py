@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from .checks import COST_MAX, TOKENS_MAX, time_problem
+from .checks import COST_MAX, ID_CHARS, TOKENS_MAX, time_problem
 
 # The task type a span's kind implies: openinference.span.kind, gen_ai.operation.name and
 # langfuse.observation.type, lowercased. Anything else is a custom task.
@@ -31,8 +31,31 @@ KIND_TO_TYPE = {
     "chain": "function",
     "retriever": "retriever",
     "reranker": "retriever",
+    "completion": "llm",
+    "workflow": "function",
+    "task": "function",
 }
-KIND_KEYS = ("openinference.span.kind", "gen_ai.operation.name", "langfuse.observation.type")
+KIND_KEYS = (
+    "openinference.span.kind",
+    "gen_ai.operation.name",
+    "langfuse.observation.type",
+    "traceloop.span.kind",
+    "llm.request.type",
+)
+# The kinds (lowercased values of KIND_KEYS) of a call to a model. Only a span of one of these kinds is a
+# model call: an agent, chain or workflow span often carries the usage of the calls under it as a total,
+# which counted again would double the tokens and the cost. A span that declares no kind at all is a model
+# call when it has token counts (hand-made spans).
+MODEL_CALL_KINDS = {
+    "llm",
+    "embedding",
+    "generation",
+    "chat",
+    "text_completion",
+    "generate_content",
+    "embeddings",
+    "completion",
+}
 
 SESSION_KEYS = ("session.id", "gen_ai.conversation.id", "langfuse.session.id")
 USER_KEYS = ("user.id", "langfuse.user.id", "enduser.id")
@@ -86,6 +109,14 @@ PAYLOAD_KEYS = {
 PAYLOAD_PREFIXES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
 METADATA_PREFIXES = ("langfuse.trace.metadata.", "langfuse.observation.metadata.")
 
+NAME_CHARS = ID_CHARS  # an error type is shown as a name
+
+# Span events with a meaning of their own. An exception (OpenTelemetry); the first token of a streamed
+# reply, as OpenInference records it; a chunk of one, as OpenLLMetry records each (older and current name).
+EXCEPTION_EVENT = "exception"
+CHUNK_EVENTS = {"gen_ai.content.completion.chunk", "llm.content.completion.chunk"}
+FIRST_TOKEN_EVENTS = {"First Token Stream Event", *CHUNK_EVENTS}
+
 ROLE_ALIASES = {
     "human": "user",
     "ai": "assistant",
@@ -98,6 +129,7 @@ ROLE_ALIASES = {
 @dataclass
 class SpanFacts:
     type: str = "custom"
+    kind: str | None = None  # the kind the span declares (see KIND_KEYS), lowercased
     input: object = None
     output: object = None
     input_messages: list = field(default_factory=list)
@@ -117,8 +149,10 @@ class SpanFacts:
     cost: Decimal | None = None
     finish_reason: str | None = None
     completion_start: datetime | None = None
+    ttft_ms: float | None = None
     parameters: dict = field(default_factory=dict)
     error_message: str | None = None  # Langfuse marks failures with a level instead of the span status
+    error_type: str | None = None  # error.type, else the HTTP status of a failed request
     problem: tuple | None = None  # (attribute, reason) that rejects the span: a count or cost out of range
 
     @property
@@ -127,14 +161,16 @@ class SpanFacts:
 
     @property
     def is_model_call(self):
-        return self.has_usage or (self.type == "llm" and self.model is not None)
+        """A call to a model by the span's convention; without a declared kind, a span with token counts."""
+        return self.kind in MODEL_CALL_KINDS if self.kind is not None else self.has_usage
 
 
 def read_span(attrs):
     """SpanFacts from a span's attributes (a flat dict of decoded OTLP values)."""
     facts = SpanFacts()
     kind = first(attrs, *KIND_KEYS)
-    facts.type = KIND_TO_TYPE.get(str(kind).lower(), "custom") if kind else "custom"
+    facts.kind = str(kind).lower() if kind is not None else None
+    facts.type = KIND_TO_TYPE.get(facts.kind, "custom") if facts.kind else "custom"
     facts.session_id = text(first(attrs, *SESSION_KEYS))
     facts.user_id = text(first(attrs, *USER_KEYS))
     facts.trace_name = text(first(attrs, *TRACE_NAME_KEYS))
@@ -142,11 +178,12 @@ def read_span(attrs):
     facts.tags = read_tags(attrs)
     facts.metadata = read_metadata(attrs)
     read_model(facts, attrs)
-    if facts.type == "custom" and facts.has_usage:
+    if facts.kind is None and facts.has_usage:
         facts.type = "llm"
     read_payloads(facts, attrs)
     if str(attrs.get("langfuse.observation.level", "")).upper() == "ERROR":
         facts.error_message = text(attrs.get("langfuse.observation.status_message")) or "error"
+    facts.error_type = read_error_type(attrs)
     facts.attributes = {
         k: v for k, v in attrs.items() if k not in PAYLOAD_KEYS and not k.startswith(PAYLOAD_PREFIXES)
     }
@@ -255,10 +292,8 @@ def read_model(facts, attrs):
         if facts.cached_tokens is None:
             facts.cached_tokens = count(first(usage, *USAGE_CACHED))
     facts.cost = read_cost(attrs)
-    reasons = parse_json(first(attrs, "gen_ai.response.finish_reasons", "llm.finish_reason"))
-    if isinstance(reasons, list):
-        reasons = reasons[0] if reasons else None
-    facts.finish_reason = text(reasons)[:64] if reasons is not None else None
+    facts.finish_reason = read_finish_reason(attrs)
+    facts.ttft_ms = read_ttft(attrs)
     started = parse_json(attrs.get("langfuse.observation.completion_start_time"))
     if isinstance(started, str):
         try:
@@ -271,7 +306,60 @@ def read_model(facts, attrs):
         ):
             facts.completion_start = None
     facts.parameters = read_parameters(attrs)
+    if facts.model is None and isinstance(facts.parameters.get("model"), str):
+        # A call that failed has no response model; OpenInference names the requested one only here.
+        facts.model = text(facts.parameters["model"])
     check_usage(facts, attrs)
+
+
+# The finish reason, by convention: GenAI (an array), OpenInference, the older indexed GenAI names
+# (OpenLLMetry), the metadata the Langfuse OpenAI integration writes. Else the first output message's.
+FINISH_REASON_KEYS = (
+    "gen_ai.response.finish_reasons",
+    "llm.finish_reason",
+    "gen_ai.completion.0.finish_reason",
+    "langfuse.observation.metadata.finish_reason",
+)
+FINISH_REASON_CHARS = 64  # model_call_stats.finish_reason
+
+
+def read_finish_reason(attrs):
+    reason = parse_json(first(attrs, *FINISH_REASON_KEYS))
+    if isinstance(reason, list):
+        reason = next((r for r in reason if r not in (None, "")), None)
+    if reason is None:
+        messages = parse_json(attrs.get("gen_ai.output.messages"))
+        if isinstance(messages, list):
+            reason = next(
+                (m["finish_reason"] for m in messages if isinstance(m, dict) and m.get("finish_reason")), None
+            )
+    return text(reason)[:FINISH_REASON_CHARS] if reason not in (None, "") else None
+
+
+TTFT_MAX_SECONDS = 10**9  # a time to first token the llm.call body holds (10^12 ms)
+
+
+def read_ttft(attrs):
+    """Time to first token in milliseconds from gen_ai.response.time_to_first_chunk (seconds), or None."""
+    try:
+        seconds = float(attrs.get("gen_ai.response.time_to_first_chunk"))
+    except (TypeError, ValueError):
+        return None
+    # Not a number, or out of range: the attribute is left out, the call is kept.
+    return seconds * 1000 if 0 <= seconds <= TTFT_MAX_SECONDS else None
+
+
+# HTTP status attributes (stable, then older) whose error status names a failed request's error type.
+HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+
+
+def read_error_type(attrs):
+    """error.type as the span set it; else "HTTP <status>" for an HTTP error status; else None."""
+    error_type = text(attrs.get("error.type"))
+    if error_type:
+        return error_type[:NAME_CHARS]
+    status = count(first(attrs, *HTTP_STATUS_KEYS))
+    return f"HTTP {status}" if status is not None and status >= 400 else None
 
 
 COST_KEYS = (

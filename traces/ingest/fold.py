@@ -100,6 +100,13 @@ IMPLIED_TYPE = {
     "log": TaskType.CUSTOM,
 }
 TASK_EVENTS = set(TASK_STATUS) | set(IMPLIED_TYPE)
+
+
+def is_task_event(event):
+    """Does the event fold into a task? A `log` without a step_id is only a line of the event log."""
+    return event.type in TASK_EVENTS and getattr(event.body, "step_id", None) is not None
+
+
 KNOWN_ROLES = set(ChatRole.values)
 NO_TIME = datetime.min.replace(tzinfo=UTC)
 RUN_PAYLOADS = ("input", "output", "error", "state", "graph")
@@ -253,7 +260,7 @@ class Fold:
                 continue
             if event.type == "run.start":
                 starts.add(run)
-            elif event.type in TASK_EVENTS or (event.type == "llm.call" and body.step_id):
+            elif is_task_event(event) or (event.type == "llm.call" and body.step_id):
                 task_keys.add((run, body.step_id))
             if event.type == "llm.call":
                 call_keys.add((run, body.call_id or event.id))
@@ -482,7 +489,7 @@ class Fold:
 
     def fold_tasks(self):
         """Fold task events into loaded or new tasks; the changed ones are written, the new returned."""
-        task_events = [e for e in self.events if e.type in TASK_EVENTS]
+        task_events = [e for e in self.events if is_task_event(e)]
         if not task_events:
             return []
         keys = {(e.body.run_id, e.body.step_id) for e in task_events}

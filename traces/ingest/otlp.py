@@ -1,9 +1,11 @@
 """OTLP traces, translated into the event vocabulary of the batch ingest and folded like any batch.
 
 A trace is a run (`run_id` = the trace id in 32 hex characters) and every span a task (`step_id` = the
-span id in 16). The root span also starts and ends the run; a span with token attributes is also a
-model call; span events are `log` events under their span; chat messages found on a span become
-conversation turns when the trace names a session.
+span id in 16). The root span also starts and ends the run; a span that is a call to a model by its
+convention is also a model call (see conventions.MODEL_CALL_KINDS); span events are lines of the run's
+event log under their span (`log` events without a step of their own), and an exception is also the
+failed task's error; chat messages found on a span become conversation turns when the trace names a
+session.
 
 Each event's id is derived from the trace, the span and the event's role, so a span sent again is a
 duplicate and not a second row, and the fold's order-independence covers spans that arrive split
@@ -24,7 +26,15 @@ from traces.models import Run, Task
 
 from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
-from .conventions import SpanFacts, as_messages, message_key, read_span
+from .conventions import (
+    CHUNK_EVENTS,
+    EXCEPTION_EVENT,
+    FIRST_TOKEN_EVENTS,
+    SpanFacts,
+    as_messages,
+    message_key,
+    read_span,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -56,7 +66,7 @@ class Span:
     kind: str
     start: datetime
     end: datetime | None
-    failed: bool
+    status: int  # trace_pb2.Status code: unset, ok or error
     status_message: str
     attrs: dict
     events: list
@@ -71,6 +81,20 @@ class Span:
     @property
     def is_root(self):
         return not self.parent_id
+
+    @property
+    def exception(self):
+        """The attributes of the last exception recorded on the span (the one that ended it), or None."""
+        return next((attrs for name, _, attrs in reversed(self.events) if name == EXCEPTION_EVENT), None)
+
+    @property
+    def failed(self):
+        """ERROR status, or a Langfuse ERROR level, fails a span. So does an exception recorded on a span
+        whose status is unset: the semantic conventions record an exception when it escapes the operation.
+        An explicit OK wins: the instrumentation caught it (LangGraph's interrupts are recorded so)."""
+        if self.status == trace_pb2.Status.STATUS_CODE_ERROR or self.facts.error_message is not None:
+            return True
+        return self.status == trace_pb2.Status.STATUS_CODE_UNSET and self.exception is not None
 
 
 @dataclass
@@ -200,7 +224,7 @@ def read_span_message(raw, service, scope):
         kind=SPAN_KINDS.get(raw.kind, "unspecified"),
         start=start,
         end=end,
-        failed=raw.status.code == trace_pb2.Status.STATUS_CODE_ERROR,
+        status=raw.status.code,
         status_message=raw.status.message,
         attrs=attrs,
         events=events,
@@ -264,7 +288,7 @@ def span_events(span, trace):
     """The batch events that say what one span says."""
     facts, run_id = span.facts, span.trace_id
     prefix = f"otlp:{run_id}:{span.span_id}"
-    failed = span.failed or facts.error_message is not None
+    failed = span.failed
     error = span_error(span) if failed else None
     events = []
     if span.is_root:
@@ -282,16 +306,7 @@ def span_events(span, trace):
     if facts.is_model_call:
         # At the same time as the step's start; the id sorts after it, so the log reads in that order.
         events.append(event(f"{prefix}:start:llm", "llm.call", span.start, llm_call_body(span, error)))
-    for index, (name, at, attrs) in enumerate(span.events):
-        body = {
-            "run_id": run_id,
-            "step_id": f"{span.span_id}.{index}",
-            "parent_id": span.span_id,
-            "name": name,
-            "level": "error" if name == "exception" else "info",
-            "metadata": attrs,
-        }
-        events.append(event(f"{prefix}:event:{index}", "log", at, body))
+    events.extend(event_log(span, prefix))
     if trace.session_id:
         events.extend(chat_turns(span, trace))
     return events
@@ -358,8 +373,7 @@ def llm_call_body(span, error):
     }
     if span.end is not None:
         body["latency_ms"] = (span.end - span.start).total_seconds() * 1000
-    if facts.completion_start is not None and facts.completion_start >= span.start:
-        body["ttft_ms"] = (facts.completion_start - span.start).total_seconds() * 1000
+    body["ttft_ms"] = ttft_ms(span)
     if facts.cost is not None:
         body["cost"] = str(facts.cost)
     if error is not None:
@@ -367,17 +381,65 @@ def llm_call_body(span, error):
     return {k: v for k, v in body.items() if v is not None}
 
 
+def event_log(span, prefix):
+    """`log` events for the span's events: lines of the run's event log under the span's task, never
+    tasks of their own (a log without a step_id). A streamed reply's chunk events, one per chunk, are
+    one line that counts them."""
+    lines, chunk_line, chunks = [], None, 0
+    for index, (name, at, attrs) in enumerate(span.events):
+        if name in CHUNK_EVENTS:
+            chunks += 1
+            if chunk_line is not None:
+                continue
+            chunk_line = len(lines)
+        body = {
+            "run_id": span.trace_id,
+            "parent_id": span.span_id,
+            "name": name,
+            "level": "error" if name == EXCEPTION_EVENT else "info",
+            "metadata": attrs,
+        }
+        lines.append(event(f"{prefix}:event:{index}", "log", at, body))
+    if chunks > 1:
+        body = lines[chunk_line]["body"]
+        body["metadata"] = {**body["metadata"], "chunks": chunks}
+    return lines
+
+
+def first_token_at(span):
+    """When the first token came, by the span event an instrumentation records for it, or None."""
+    return next((at for name, at, _ in span.events if name in FIRST_TOKEN_EVENTS), None)
+
+
+def ttft_ms(span):
+    """Time to first token: the GenAI attribute, else Langfuse's completion start, else the first-token
+    span event (OpenInference's, or the first chunk event of OpenLLMetry). None when none says."""
+    facts = span.facts
+    if facts.ttft_ms is not None:
+        return facts.ttft_ms
+    started = facts.completion_start or first_token_at(span)
+    if started is not None and started >= span.start:
+        return (started - span.start).total_seconds() * 1000
+    return None
+
+
 def span_error(span):
-    """The error of a failed span: its status message, with the recorded exception when there is one."""
-    exception = next((attrs for name, _, attrs in span.events if name == "exception"), {})
-    message = span.status_message or span.facts.error_message or exception.get("exception.message") or "error"
-    if not exception:
-        return message
-    return {
-        "message": message,
-        "type": exception.get("exception.type"),
+    """The error of a failed span: its status message, with the type and stack trace of the exception
+    that ended it (else the span's error type: error.type, an HTTP status) when there is one."""
+    exception = span.exception or {}
+    message = (
+        span.status_message
+        or span.facts.error_message
+        or exception.get("exception.message")
+        or span.facts.error_type
+        or "error"
+    )
+    details = {
+        "type": exception.get("exception.type") or span.facts.error_type,
         "stacktrace": exception.get("exception.stacktrace"),
     }
+    details = {key: value for key, value in details.items() if value}
+    return {"message": message, **details} if details else message
 
 
 def chat_turns(span, trace):

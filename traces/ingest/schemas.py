@@ -210,8 +210,11 @@ class Track(Body):
 
 
 class Log(Body):
+    """A logged node (a finished custom task) when it has a `step_id`; without one, a line of its run's
+    event log under the task `parent_id` names (what an OTLP span event is), and no task of its own."""
+
     run_id: Id
-    step_id: Id
+    step_id: Id | None = None
     name: Name
     parent_id: Id | None = None
     level: Annotated[str, StringConstraints(max_length=16)] | None = None
