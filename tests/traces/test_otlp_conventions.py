@@ -146,3 +146,68 @@ class ConventionsTest(SimpleTestCase):
         ):
             with self.subTest(attrs=attrs):
                 self.assertEqual(read_span(attrs).problem[0], attribute)
+
+
+class FinishReasonTest(SimpleTestCase):
+    def test_every_convention_gives_the_finish_reason(self):
+        output = [{"role": "assistant", "parts": [], "finish_reason": "length"}]
+        for attrs, expected in (
+            ({"gen_ai.response.finish_reasons": ["stop", "length"]}, "stop"),
+            ({"gen_ai.response.finish_reasons": json.dumps(["tool_calls"])}, "tool_calls"),
+            ({"llm.finish_reason": "stop"}, "stop"),
+            ({"gen_ai.completion.0.finish_reason": "tool_calls"}, "tool_calls"),
+            ({"langfuse.observation.metadata.finish_reason": json.dumps("content_filter")}, "content_filter"),
+            ({"gen_ai.output.messages": json.dumps(output)}, "length"),
+            ({"gen_ai.output.messages": output}, "length"),
+            ({"gen_ai.response.finish_reasons": []}, None),
+        ):
+            with self.subTest(attrs=attrs):
+                self.assertEqual(read_span(attrs).finish_reason, expected)
+
+
+class ModelCallRuleTest(SimpleTestCase):
+    def test_only_a_call_to_a_model_by_its_convention_is_a_model_call(self):
+        usage = {"gen_ai.usage.input_tokens": 1000, "llm.token_count.prompt": 1000}
+        for kind, is_call in (
+            ({"openinference.span.kind": "LLM"}, True),
+            ({"openinference.span.kind": "EMBEDDING"}, True),
+            ({"gen_ai.operation.name": "chat"}, True),
+            ({"gen_ai.operation.name": "text_completion"}, True),
+            ({"gen_ai.operation.name": "generate_content"}, True),
+            ({"langfuse.observation.type": "generation"}, True),
+            ({"llm.request.type": "chat"}, True),
+            ({"openinference.span.kind": "CHAIN"}, False),
+            ({"openinference.span.kind": "AGENT"}, False),
+            ({"gen_ai.operation.name": "invoke_agent"}, False),
+            ({"langfuse.observation.type": "span"}, False),
+            ({"traceloop.span.kind": "workflow"}, False),
+            ({"traceloop.span.kind": "task"}, False),
+        ):
+            with self.subTest(kind=kind):
+                self.assertEqual(read_span({**kind, **usage}).is_model_call, is_call)
+
+    def test_a_failed_call_without_a_response_is_a_model_call_named_by_its_request(self):
+        facts = read_span(
+            {"openinference.span.kind": "LLM", "llm.invocation_parameters": json.dumps({"model": "gpt-4o"})}
+        )
+        self.assertEqual((facts.is_model_call, facts.model, facts.has_usage), (True, "gpt-4o", False))
+
+
+class ErrorAndTimingTest(SimpleTestCase):
+    def test_the_error_type_comes_from_error_type_else_an_http_error_status(self):
+        for attrs, expected in (
+            ({"error.type": "RateLimitError", "http.response.status_code": 429}, "RateLimitError"),
+            ({"http.response.status_code": 429}, "HTTP 429"),
+            ({"http.status_code": "500"}, "HTTP 500"),
+            ({"http.response.status_code": 200}, None),
+            ({}, None),
+        ):
+            with self.subTest(attrs=attrs):
+                self.assertEqual(read_span(attrs).error_type, expected)
+
+    def test_time_to_first_chunk_is_read_in_seconds_and_nonsense_is_left_out(self):
+        for value, expected in ((0.25, 250), ("1.5", 1500), (-1, None), ("x", None), (float("inf"), None)):
+            with self.subTest(value=value):
+                facts = read_span({"gen_ai.response.time_to_first_chunk": value})
+                self.assertEqual(facts.ttft_ms, expected)
+                self.assertIsNone(facts.problem)
