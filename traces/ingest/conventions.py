@@ -1,8 +1,10 @@
 """What a span's attributes say, read through the conventions agent code uses.
 
 OpenTelemetry GenAI (`gen_ai.*`, current and older names), OpenInference (`openinference.span.kind`,
-`llm.*`, `input.value`) and the Langfuse SDK (`langfuse.*`) name the same things differently; this
-module reads all three into one `SpanFacts`, so the OTLP translation never deals with attribute names.
+`llm.*`, `input.value`), the Langfuse SDK (`langfuse.*`) and OpenLLMetry (`traceloop.*`) name the same
+things differently; this module reads them into one `SpanFacts`, so the OTLP translation never deals
+with attribute names. The names are the constants of `opentelemetry-semantic-conventions` and
+`openinference-semantic-conventions`; those of conventions without such a package are in `names`.
 """
 
 import hashlib
@@ -11,7 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from openinference.semconv.trace import SpanAttributes as OI
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes.enduser_attributes import ENDUSER_ID
+from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_STATUS_CODE
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
+
 from .checks import COST_MAX, ID_CHARS, TOKENS_MAX, time_problem
+from .names import GENAI_USAGE_COST, OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
 
 # The task type a span's kind implies: openinference.span.kind, gen_ai.operation.name and
 # langfuse.observation.type, lowercased. Anything else is a custom task.
@@ -36,11 +46,11 @@ KIND_TO_TYPE = {
     "task": "function",
 }
 KIND_KEYS = (
-    "openinference.span.kind",
-    "gen_ai.operation.name",
-    "langfuse.observation.type",
-    "traceloop.span.kind",
-    "llm.request.type",
+    OI.OPENINFERENCE_SPAN_KIND,
+    gen_ai.GEN_AI_OPERATION_NAME,
+    Langfuse.OBSERVATION_TYPE,
+    OpenLLMetry.SPAN_KIND,
+    OpenLLMetry.LLM_REQUEST_TYPE,
 )
 # The kinds (lowercased values of KIND_KEYS) of a call to a model. Only a span of one of these kinds is a
 # model call: an agent, chain or workflow span often carries the usage of the calls under it as a total,
@@ -57,32 +67,36 @@ MODEL_CALL_KINDS = {
     "completion",
 }
 
-SESSION_KEYS = ("session.id", "gen_ai.conversation.id", "langfuse.session.id")
-USER_KEYS = ("user.id", "langfuse.user.id", "enduser.id")
-TAG_KEYS = ("tag.tags", "langfuse.trace.tags")
-TRACE_NAME_KEYS = ("langfuse.trace.name",)
-AGENT_KEYS = ("gen_ai.agent.name", "gen_ai.agent.id")
+SESSION_KEYS = (OI.SESSION_ID, gen_ai.GEN_AI_CONVERSATION_ID, Langfuse.TRACE_SESSION_ID)
+USER_KEYS = (OI.USER_ID, Langfuse.TRACE_USER_ID, ENDUSER_ID)
+TAG_KEYS = (OI.TAG_TAGS, Langfuse.TRACE_TAGS)
+TRACE_NAME_KEYS = (Langfuse.TRACE_NAME,)
+AGENT_KEYS = (gen_ai.GEN_AI_AGENT_NAME, gen_ai.GEN_AI_AGENT_ID)
 
 MODEL_KEYS = (
-    "gen_ai.response.model",
-    "llm.response.model_name",
-    "gen_ai.request.model",
-    "llm.model_name",
-    "llm.request.model_name",
-    "langfuse.observation.model.name",
-    "embedding.model_name",
+    gen_ai.GEN_AI_RESPONSE_MODEL,
+    OI.LLM_RESPONSE_MODEL_NAME,
+    gen_ai.GEN_AI_REQUEST_MODEL,
+    OI.LLM_MODEL_NAME,
+    OI.LLM_REQUEST_MODEL_NAME,
+    Langfuse.OBSERVATION_MODEL,
+    OI.EMBEDDING_MODEL_NAME,
 )
-PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-PROMPT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+PROVIDER_KEYS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_SYSTEM, OI.LLM_PROVIDER, OI.LLM_SYSTEM)
+PROMPT_TOKEN_KEYS = (
+    gen_ai.GEN_AI_USAGE_INPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_PROMPT_TOKENS,
+    OI.LLM_TOKEN_COUNT_PROMPT,
+)
 COMPLETION_TOKEN_KEYS = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
+    gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
+    gen_ai.GEN_AI_USAGE_COMPLETION_TOKENS,
+    OI.LLM_TOKEN_COUNT_COMPLETION,
 )
 CACHED_TOKEN_KEYS = (
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_read_input_tokens",
-    "llm.token_count.prompt_details.cache_read",
+    gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    OpenLLMetry.CACHE_READ_INPUT_TOKENS,
+    OI.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
 )
 # Langfuse's usage_details and cost_details are free-form objects; these are the keys its SDK and
 # integrations write.
@@ -92,30 +106,47 @@ USAGE_CACHED = ("input_cached_tokens", "cache_read_input_tokens", "cached_tokens
 
 # Attributes that carry payloads. They become inputs, outputs and messages, and are left out of
 # the task's copy of the attributes so a payload is not stored twice.
-INPUT_MESSAGE_KEYS = ("gen_ai.input.messages",)
+INPUT_MESSAGE_KEYS = (gen_ai.GEN_AI_INPUT_MESSAGES,)
 PAYLOAD_KEYS = {
-    "input.value",
-    "output.value",
-    "gen_ai.input.messages",
-    "gen_ai.output.messages",
-    "gen_ai.system_instructions",
-    "gen_ai.tool.call.arguments",
-    "gen_ai.tool.call.result",
-    "langfuse.observation.input",
-    "langfuse.observation.output",
-    "langfuse.trace.input",
-    "langfuse.trace.output",
+    OI.INPUT_VALUE,
+    OI.OUTPUT_VALUE,
+    gen_ai.GEN_AI_INPUT_MESSAGES,
+    gen_ai.GEN_AI_OUTPUT_MESSAGES,
+    gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
+    gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS,
+    gen_ai.GEN_AI_TOOL_CALL_RESULT,
+    Langfuse.OBSERVATION_INPUT,
+    Langfuse.OBSERVATION_OUTPUT,
+    Langfuse.TRACE_INPUT,
+    Langfuse.TRACE_OUTPUT,
 }
-PAYLOAD_PREFIXES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.")
-METADATA_PREFIXES = ("langfuse.trace.metadata.", "langfuse.observation.metadata.")
+PAYLOAD_PREFIXES = (
+    OI.LLM_INPUT_MESSAGES + ".",
+    OI.LLM_OUTPUT_MESSAGES + ".",
+    gen_ai.GEN_AI_PROMPT + ".",
+    gen_ai.GEN_AI_COMPLETION + ".",
+)
+# By direction: OpenInference's value and its mime type, Langfuse's values, OpenInference's messages.
+VALUE_KEYS = {
+    "input": (OI.INPUT_VALUE, OI.INPUT_MIME_TYPE),
+    "output": (OI.OUTPUT_VALUE, OI.OUTPUT_MIME_TYPE),
+}
+LANGFUSE_PAYLOAD_KEYS = {
+    "input": (Langfuse.OBSERVATION_INPUT, Langfuse.TRACE_INPUT),
+    "output": (Langfuse.OBSERVATION_OUTPUT, Langfuse.TRACE_OUTPUT),
+}
+MESSAGES_KEYS = {"input": OI.LLM_INPUT_MESSAGES, "output": OI.LLM_OUTPUT_MESSAGES}
+# The GenAI request parameters (gen_ai.request.temperature…): a namespace, of which no constant names
+# the whole; the model is read apart.
+REQUEST_PREFIX = "gen_ai.request."
+METADATA_PREFIXES = (Langfuse.TRACE_METADATA + ".", Langfuse.OBSERVATION_METADATA + ".")
 
 NAME_CHARS = ID_CHARS  # an error type is shown as a name
 
-# Span events with a meaning of their own. An exception (OpenTelemetry); the first token of a streamed
-# reply, as OpenInference records it; a chunk of one, as OpenLLMetry records each (older and current name).
-EXCEPTION_EVENT = "exception"
-CHUNK_EVENTS = {"gen_ai.content.completion.chunk", "llm.content.completion.chunk"}
-FIRST_TOKEN_EVENTS = {"First Token Stream Event", *CHUNK_EVENTS}
+# Span events that say when a streamed reply's first token came: OpenInference's, and OpenLLMetry's
+# chunk events (one per chunk: the first one).
+CHUNK_EVENTS = set(OpenLLMetry.COMPLETION_CHUNK_EVENTS)
+FIRST_TOKEN_EVENTS = {OPENINFERENCE_FIRST_TOKEN_EVENT, *CHUNK_EVENTS}
 
 ROLE_ALIASES = {
     "human": "user",
@@ -181,8 +212,8 @@ def read_span(attrs):
     if facts.kind is None and facts.has_usage:
         facts.type = "llm"
     read_payloads(facts, attrs)
-    if str(attrs.get("langfuse.observation.level", "")).upper() == "ERROR":
-        facts.error_message = text(attrs.get("langfuse.observation.status_message")) or "error"
+    if str(attrs.get(Langfuse.OBSERVATION_LEVEL, "")).upper() == "ERROR":
+        facts.error_message = text(attrs.get(Langfuse.OBSERVATION_STATUS_MESSAGE)) or "error"
     facts.error_type = read_error_type(attrs)
     facts.attributes = {
         k: v for k, v in attrs.items() if k not in PAYLOAD_KEYS and not k.startswith(PAYLOAD_PREFIXES)
@@ -266,7 +297,7 @@ def read_tags(attrs):
 
 def read_metadata(attrs):
     metadata = {}
-    for key in ("metadata", "langfuse.trace.metadata", "langfuse.observation.metadata"):
+    for key in (OI.METADATA, Langfuse.TRACE_METADATA, Langfuse.OBSERVATION_METADATA):
         value = parse_json(attrs.get(key))
         if isinstance(value, dict):
             metadata.update(value)
@@ -283,7 +314,7 @@ def read_model(facts, attrs):
     facts.prompt_tokens = count(first(attrs, *PROMPT_TOKEN_KEYS))
     facts.completion_tokens = count(first(attrs, *COMPLETION_TOKEN_KEYS))
     facts.cached_tokens = count(first(attrs, *CACHED_TOKEN_KEYS))
-    usage = parse_json(attrs.get("langfuse.observation.usage_details"))
+    usage = parse_json(attrs.get(Langfuse.OBSERVATION_USAGE_DETAILS))
     if isinstance(usage, dict):
         if facts.prompt_tokens is None:
             facts.prompt_tokens = count(first(usage, *USAGE_PROMPT))
@@ -294,7 +325,7 @@ def read_model(facts, attrs):
     facts.cost = read_cost(attrs)
     facts.finish_reason = read_finish_reason(attrs)
     facts.ttft_ms = read_ttft(attrs)
-    started = parse_json(attrs.get("langfuse.observation.completion_start_time"))
+    started = parse_json(attrs.get(Langfuse.OBSERVATION_COMPLETION_START_TIME))
     if isinstance(started, str):
         try:
             facts.completion_start = datetime.fromisoformat(started.replace("Z", "+00:00"))
@@ -315,10 +346,10 @@ def read_model(facts, attrs):
 # The finish reason, by convention: GenAI (an array), OpenInference, the older indexed GenAI names
 # (OpenLLMetry), the metadata the Langfuse OpenAI integration writes. Else the first output message's.
 FINISH_REASON_KEYS = (
-    "gen_ai.response.finish_reasons",
-    "llm.finish_reason",
-    "gen_ai.completion.0.finish_reason",
-    "langfuse.observation.metadata.finish_reason",
+    gen_ai.GEN_AI_RESPONSE_FINISH_REASONS,
+    OI.LLM_FINISH_REASON,
+    f"{gen_ai.GEN_AI_COMPLETION}.0.finish_reason",
+    Langfuse.OBSERVATION_FINISH_REASON,
 )
 FINISH_REASON_CHARS = 64  # model_call_stats.finish_reason
 
@@ -328,7 +359,7 @@ def read_finish_reason(attrs):
     if isinstance(reason, list):
         reason = next((r for r in reason if r not in (None, "")), None)
     if reason is None:
-        messages = parse_json(attrs.get("gen_ai.output.messages"))
+        messages = parse_json(attrs.get(gen_ai.GEN_AI_OUTPUT_MESSAGES))
         if isinstance(messages, list):
             reason = next(
                 (m["finish_reason"] for m in messages if isinstance(m, dict) and m.get("finish_reason")), None
@@ -342,7 +373,7 @@ TTFT_MAX_SECONDS = 10**9  # a time to first token the llm.call body holds (10^12
 def read_ttft(attrs):
     """Time to first token in milliseconds from gen_ai.response.time_to_first_chunk (seconds), or None."""
     try:
-        seconds = float(attrs.get("gen_ai.response.time_to_first_chunk"))
+        seconds = float(attrs.get(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
     except (TypeError, ValueError):
         return None
     # Not a number, or out of range: the attribute is left out, the call is kept.
@@ -350,12 +381,12 @@ def read_ttft(attrs):
 
 
 # HTTP status attributes (stable, then older) whose error status names a failed request's error type.
-HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+HTTP_STATUS_KEYS = (HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE)
 
 
 def read_error_type(attrs):
     """error.type as the span set it; else "HTTP <status>" for an HTTP error status; else None."""
-    error_type = text(attrs.get("error.type"))
+    error_type = text(attrs.get(ERROR_TYPE))
     if error_type:
         return error_type[:NAME_CHARS]
     status = count(first(attrs, *HTTP_STATUS_KEYS))
@@ -363,19 +394,19 @@ def read_error_type(attrs):
 
 
 COST_KEYS = (
-    "llm.cost.total",
-    "gen_ai.usage.cost",
-    "llm.cost.prompt",
-    "llm.cost.completion",
-    "langfuse.observation.cost_details",
+    OI.LLM_COST_TOTAL,
+    GENAI_USAGE_COST,
+    OI.LLM_COST_PROMPT,
+    OI.LLM_COST_COMPLETION,
+    Langfuse.OBSERVATION_COST_DETAILS,
 )
 
 
 def read_cost(attrs):
-    total = first(attrs, "llm.cost.total", "gen_ai.usage.cost")
-    if total is None and (attrs.get("llm.cost.prompt") is not None or attrs.get("llm.cost.completion")):
-        total = (money(attrs.get("llm.cost.prompt")) or 0) + (money(attrs.get("llm.cost.completion")) or 0)
-    details = parse_json(attrs.get("langfuse.observation.cost_details"))
+    total = first(attrs, OI.LLM_COST_TOTAL, GENAI_USAGE_COST)
+    if total is None and (attrs.get(OI.LLM_COST_PROMPT) is not None or attrs.get(OI.LLM_COST_COMPLETION)):
+        total = (money(attrs.get(OI.LLM_COST_PROMPT)) or 0) + (money(attrs.get(OI.LLM_COST_COMPLETION)) or 0)
+    details = parse_json(attrs.get(Langfuse.OBSERVATION_COST_DETAILS))
     if total is None and isinstance(details, dict):
         total = details.get("total")
         if total is None:
@@ -386,9 +417,9 @@ def read_cost(attrs):
 def read_parameters(attrs):
     parameters = {}
     for key, value in attrs.items():
-        if key.startswith("gen_ai.request.") and key != "gen_ai.request.model":
-            parameters[key.removeprefix("gen_ai.request.")] = value
-    for key in ("llm.invocation_parameters", "langfuse.observation.model.parameters"):
+        if key.startswith(REQUEST_PREFIX) and key != gen_ai.GEN_AI_REQUEST_MODEL:
+            parameters[key.removeprefix(REQUEST_PREFIX)] = value
+    for key in (OI.LLM_INVOCATION_PARAMETERS, Langfuse.OBSERVATION_MODEL_PARAMETERS):
         value = parse_json(attrs.get(key))
         if isinstance(value, dict):
             parameters.update(value)
@@ -415,15 +446,16 @@ def read_payloads(facts, attrs):
 
 def first_payload(attrs, direction):
     """input.value / output.value (by their mime type), tool arguments and results, Langfuse values."""
-    tool_key = "gen_ai.tool.call.arguments" if direction == "input" else "gen_ai.tool.call.result"
+    tool_key = gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS if direction == "input" else gen_ai.GEN_AI_TOOL_CALL_RESULT
     if attrs.get(tool_key) is not None:
         return parse_json(attrs[tool_key])
-    value = attrs.get(f"{direction}.value")
+    value_key, mime_type_key = VALUE_KEYS[direction]
+    value = attrs.get(value_key)
     if value is not None:
-        if attrs.get(f"{direction}.mime_type") == "text/plain":
+        if attrs.get(mime_type_key) == "text/plain":
             return value
         return parse_json(value)
-    for key in (f"langfuse.observation.{direction}", f"langfuse.trace.{direction}"):
+    for key in LANGFUSE_PAYLOAD_KEYS[direction]:
         if attrs.get(key) is not None:
             return parse_json(attrs[key])
     return None
@@ -431,18 +463,18 @@ def first_payload(attrs, direction):
 
 def input_messages(attrs):
     messages = []
-    instructions = parse_json(attrs.get("gen_ai.system_instructions"))
+    instructions = parse_json(attrs.get(gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS))
     if instructions:
         parts = instructions if isinstance(instructions, list) else [instructions]
         messages.append({"role": "system", "content": parts_content(parts)})
-    structured = parse_json(attrs.get("gen_ai.input.messages"))
+    structured = parse_json(attrs.get(gen_ai.GEN_AI_INPUT_MESSAGES))
     if isinstance(structured, list):
         return messages + [m for m in map(normalize_message, structured) if m]
     return messages + flattened_messages(attrs, "input")
 
 
 def output_messages(attrs):
-    structured = parse_json(attrs.get("gen_ai.output.messages"))
+    structured = parse_json(attrs.get(gen_ai.GEN_AI_OUTPUT_MESSAGES))
     if isinstance(structured, list):
         return [m for m in map(normalize_message, structured) if m]
     return flattened_messages(attrs, "output")
@@ -450,14 +482,14 @@ def output_messages(attrs):
 
 def flattened_messages(attrs, direction):
     """OpenInference `llm.input_messages.N.message.*` and older `gen_ai.prompt.N.*` attributes."""
-    openinference = f"llm.{direction}_messages"
+    openinference = MESSAGES_KEYS[direction]
     if isinstance(attrs.get(openinference), list):
         rows = attrs[openinference]
     else:
         rows = unflatten(attrs, openinference + ".")
     if rows:
         return [m for m in map(openinference_message, rows) if m]
-    legacy = "gen_ai.prompt." if direction == "input" else "gen_ai.completion."
+    legacy = gen_ai.GEN_AI_PROMPT + "." if direction == "input" else gen_ai.GEN_AI_COMPLETION + "."
     return [m for m in map(normalize_message, unflatten(attrs, legacy)) if m]
 
 

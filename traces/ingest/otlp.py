@@ -20,21 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
+from openinference.semconv.trace import SpanAttributes as OI
 from opentelemetry.proto.trace.v1 import trace_pb2
+from opentelemetry.semconv.attributes.exception_attributes import (
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+)
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from traces.models import Run, Task
 
 from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
-from .conventions import (
-    CHUNK_EVENTS,
-    EXCEPTION_EVENT,
-    FIRST_TOKEN_EVENTS,
-    SpanFacts,
-    as_messages,
-    message_key,
-    read_span,
-)
+from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
+from .names import EXCEPTION_EVENT
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -46,7 +46,7 @@ PROVIDER_CHARS = 100  # model_call_stats.provider
 # bodies stop near 32 levels already (the decoder's limit of 100 nested messages).
 ATTRIBUTE_DEPTH = 32
 # Attributes that become ids of the run record, by the body field they fill.
-LINK_ATTRIBUTES = {"session_id": "session.id", "user_id": "user.id"}
+LINK_ATTRIBUTES = {"session_id": OI.SESSION_ID, "user_id": OI.USER_ID}
 # The tasks whose payloads may be chat messages: model calls and agent invocations.
 MESSAGE_TASK_TYPES = ("llm", "agent")
 # How many rejected spans the partial-success message names; the count covers all of them.
@@ -163,7 +163,7 @@ def read_spans(request):
             resource, resource_problem = attributes(resource_spans.resource.attributes), None
         except TooDeep as exc:
             resource, resource_problem = {}, f"resource.attributes.{exc}"
-        service = str(resource.get("service.name") or UNKNOWN_SERVICE)[:NAME_CHARS]
+        service = str(resource.get(SERVICE_NAME) or UNKNOWN_SERVICE)[:NAME_CHARS]
         for scope_spans in resource_spans.scope_spans:
             for raw in scope_spans.spans:
                 span, problem = read_span_message(raw, service, scope_spans.scope.name)
@@ -430,13 +430,13 @@ def span_error(span):
     message = (
         span.status_message
         or span.facts.error_message
-        or exception.get("exception.message")
+        or exception.get(EXCEPTION_MESSAGE)
         or span.facts.error_type
         or "error"
     )
     details = {
-        "type": exception.get("exception.type") or span.facts.error_type,
-        "stacktrace": exception.get("exception.stacktrace"),
+        "type": exception.get(EXCEPTION_TYPE) or span.facts.error_type,
+        "stacktrace": exception.get(EXCEPTION_STACKTRACE),
     }
     details = {key: value for key, value in details.items() if value}
     return {"message": message, **details} if details else message
