@@ -23,8 +23,9 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATU
 from .checks import COST_MAX, ID_CHARS, TOKENS_MAX, time_problem
 from .names import GENAI_USAGE_COST, OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
 
-# The task type a span's kind implies: openinference.span.kind, gen_ai.operation.name and
-# langfuse.observation.type, lowercased. Anything else is a custom task.
+# The task type a span's kind implies: the first of KIND_KEYS it sets (openinference.span.kind,
+# gen_ai.operation.name, langfuse.observation.type, traceloop.span.kind, llm.request.type), lowercased.
+# Anything else is a custom task.
 KIND_TO_TYPE = {
     "llm": "llm",
     "embedding": "llm",
