@@ -182,9 +182,22 @@ class ModelCallRuleTest(SimpleTestCase):
             ({"langfuse.observation.type": "span"}, False),
             ({"traceloop.span.kind": "workflow"}, False),
             ({"traceloop.span.kind": "task"}, False),
+            ({"gen_ai.operation.name": "execute_task", "traceloop.span.kind": "task"}, False),
         ):
             with self.subTest(kind=kind):
                 self.assertEqual(read_span({**kind, **usage}).is_model_call, is_call)
+
+    def test_openllmetry_spans_are_typed_by_their_kind_or_operation(self):
+        for attrs, expected in (
+            ({"traceloop.span.kind": "workflow"}, "function"),
+            ({"traceloop.span.kind": "tool"}, "tool"),
+            ({"gen_ai.operation.name": "execute_task", "traceloop.span.kind": "task"}, "function"),
+            ({"gen_ai.operation.name": "invoke_agent", "traceloop.span.kind": "agent"}, "agent"),
+            ({"gen_ai.operation.name": "chat", "llm.request.type": "chat"}, "llm"),
+            ({"llm.request.type": "completion"}, "llm"),
+        ):
+            with self.subTest(attrs=attrs):
+                self.assertEqual(read_span(attrs).type, expected)
 
     def test_a_failed_call_without_a_response_is_a_model_call_named_by_its_request(self):
         facts = read_span(

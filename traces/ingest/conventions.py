@@ -42,9 +42,14 @@ KIND_TO_TYPE = {
     "chain": "function",
     "retriever": "retriever",
     "reranker": "retriever",
+    "retrieval": "retriever",
+    "invoke_workflow": "function",
+    # OpenLLMetry: its span kinds and request types, and the operations its LangChain instrumentation adds.
     "completion": "llm",
     "workflow": "function",
     "task": "function",
+    "execute_task": "function",
+    "vector_db_retrieve": "retriever",
 }
 KIND_KEYS = (
     OI.OPENINFERENCE_SPAN_KIND,
