@@ -210,6 +210,7 @@ class ErrorAndTimingTest(SimpleTestCase):
     def test_the_error_type_comes_from_error_type_else_an_http_error_status(self):
         for attrs, expected in (
             ({"error.type": "RateLimitError", "http.response.status_code": 429}, "RateLimitError"),
+            ({"error.type": "<class 'openai.RateLimitError'>"}, "openai.RateLimitError"),
             ({"http.response.status_code": 429}, "HTTP 429"),
             ({"http.status_code": "500"}, "HTTP 500"),
             ({"http.response.status_code": 200}, None),

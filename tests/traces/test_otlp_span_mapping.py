@@ -89,15 +89,25 @@ class SpanEventsTest(OtlpTestCase):
         self.assertEqual(tasks["agent"].status, "ok")
         self.assertEqual(Event.objects.filter(run__workspace=self.workspace, type="log").count(), 2)
 
-    def test_an_exception_on_the_root_span_fails_the_run_with_its_type(self):
+    def test_an_exception_on_the_root_span_fails_the_run_with_its_message_and_type(self):
         tracer, exporter = recording_tracer()
         with tracer.start_as_current_span("agent") as root:
-            root.record_exception(KeyError("customer"))
-            root.set_status(Status(StatusCode.ERROR, "no such customer"))
+            root.record_exception(LookupError("no such customer"))
+            # OpenInference's LangChain instrumentation writes the whole traceback into the status.
+            root.set_status(
+                Status(StatusCode.ERROR, "LookupError('no such customer')Traceback (most recent…")
+            )
         self.send(exporter.get_finished_spans())
         run = Run.objects.get(workspace=self.workspace)
         self.assertEqual(run.status, "failed")
-        self.assertEqual((run.error["message"], run.error["type"]), ("no such customer", "KeyError"))
+        self.assertEqual((run.error["message"], run.error["type"]), ("no such customer", "LookupError"))
+
+    def test_a_failed_span_without_an_exception_keeps_its_status_message(self):
+        tracer, exporter = recording_tracer()
+        with tracer.start_as_current_span("agent") as root:
+            root.set_status(Status(StatusCode.ERROR, "budget exhausted"))
+        self.send(exporter.get_finished_spans())
+        self.assertEqual(Run.objects.get(workspace=self.workspace).error, "budget exhausted")
 
     def test_a_batch_log_without_a_step_id_is_an_event_of_the_run_and_no_task(self):
         results = ingest_batch(

@@ -9,6 +9,7 @@ with attribute names. The names are the constants of `opentelemetry-semantic-con
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -390,11 +391,16 @@ def read_ttft(attrs):
 HTTP_STATUS_KEYS = (HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE)
 
 
+# How some instrumentations write a Python exception class as error.type: "<class 'openai.RateLimitError'>".
+PYTHON_CLASS = re.compile(r"<class '([^']+)'>")
+
+
 def read_error_type(attrs):
     """error.type as the span set it; else "HTTP <status>" for an HTTP error status; else None."""
     error_type = text(attrs.get(ERROR_TYPE))
     if error_type:
-        return error_type[:NAME_CHARS]
+        named = PYTHON_CLASS.fullmatch(error_type)
+        return (named.group(1) if named else error_type)[:NAME_CHARS]
     status = count(first(attrs, *HTTP_STATUS_KEYS))
     return f"HTTP {status}" if status is not None and status >= 400 else None
 

@@ -424,13 +424,14 @@ def ttft_ms(span):
 
 
 def span_error(span):
-    """The error of a failed span: its status message, with the type and stack trace of the exception
-    that ended it (else the span's error type: error.type, an HTTP status) when there is one."""
+    """The error of a failed span: the message, type and stack trace of the exception that ended it;
+    else its status message (or Langfuse's) and its error type (error.type, an HTTP status). The
+    exception's message comes first: some instrumentations write a whole traceback into the status."""
     exception = span.exception or {}
     message = (
-        span.status_message
+        exception.get(EXCEPTION_MESSAGE)
+        or span.status_message
         or span.facts.error_message
-        or exception.get(EXCEPTION_MESSAGE)
         or span.facts.error_type
         or "error"
     )
