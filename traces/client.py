@@ -639,13 +639,12 @@ class RunContext:
         caller = parse_traceparent(traceparent)
         self.continued = caller is not None
         if caller is None:
-            self.run_id, self.caller_step_id, self.tracestate = run_id or uuid.uuid4().hex, None, None
+            self.run_id, self.caller_step_id, self.caller_records = run_id or uuid.uuid4().hex, None, False
+            self.tracestate = None
         else:
-            self.run_id, self.caller_step_id, sampled = caller
+            self.run_id, self.caller_step_id, self.caller_records = caller
             # Passed on unchanged to the services this one calls, as the W3C recommendation asks.
             self.tracestate = (tracestate.strip() or None) if isinstance(tracestate, str) else None
-            if sampled:
-                client._sampler.follow(self.run_id)
         # The step this service's part of a continued run is; in a run of its own, the id that
         # traceparent() names outside any span (no task has it: the callee's part is then top-level).
         self.step_id = uuid.uuid4().hex[:16]
@@ -669,6 +668,8 @@ class RunContext:
         return self.step_id if self.continued else None
 
     def __enter__(self):
+        if self.caller_records:
+            self.client._sampler.follow(self.run_id)
         if self.continued:
             self.client.emit(
                 "step.start",
