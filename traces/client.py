@@ -251,6 +251,7 @@ class _Sampler:
         self.failed = set()  # unsampled runs that reported an error: sent in full
         self.dropped = collections.OrderedDict()  # recently dropped runs, so late events follow them
         self.followed = collections.OrderedDict()  # continued runs the caller recorded: sent in full
+        self.parts = collections.Counter()  # run id -> parts of continued runs open in this process
 
     def keeps(self, run_id):
         share = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -263,17 +264,25 @@ class _Sampler:
         with self.lock:
             return run_id in self.followed
 
-    def follow(self, run_id):
-        """A run continued from a caller that records it is kept here too, whatever the rate."""
+    def start_part(self, run_id, recorded):
+        """This service starts a part of a continued run. One its caller records is kept here too,
+        whatever the rate."""
         with self.lock:
-            self.followed[run_id] = True
-            while len(self.followed) > SAMPLING_MEMORY:
-                self.followed.popitem(last=False)
+            self.parts[run_id] += 1
+            if recorded:
+                self.followed[run_id] = True
+                while len(self.followed) > SAMPLING_MEMORY:
+                    self.followed.popitem(last=False)
 
     def end_part(self, run_id):
-        """This service's part of a continued run is over (the run ends at the caller): what is held
-        of it is left out, as at a run's end, but later parts of the same run are judged afresh."""
+        """A part of a continued run is over (the run ends at the caller). Once no part of it is open
+        here (a caller may call in parallel), what is held of it is left out, as at a run's end, and
+        a later part is judged afresh."""
         with self.lock:
+            self.parts[run_id] -= 1
+            if self.parts[run_id] > 0:
+                return
+            del self.parts[run_id]
             self.followed.pop(run_id, None)
             self.failed.discard(run_id)
             released = self.held.pop(run_id, [])
@@ -668,9 +677,8 @@ class RunContext:
         return self.step_id if self.continued else None
 
     def __enter__(self):
-        if self.caller_records:
-            self.client._sampler.follow(self.run_id)
         if self.continued:
+            self.client._sampler.start_part(self.run_id, self.caller_records)
             self.client.emit(
                 "step.start",
                 {

@@ -222,6 +222,44 @@ def test_a_run_the_caller_records_is_kept_whatever_the_sample_rate(make_client):
     assert client.stats["sampled_out"] == 4
 
 
+def test_a_failing_part_is_kept_even_when_sampling_leaves_its_run_out(make_client):
+    client = make_client(sample_rate=0)
+    with pytest.raises(RuntimeError), client.run("billing", traceparent=f"00-{TRACE}-{PARENT}-00"):
+        with client.span("charge"):
+            pass
+        raise RuntimeError("card declined")
+    assert client.flush()
+    tasks = tasks_of(TRACE)
+    assert (tasks["billing"].status, tasks["charge"].parent) == ("failed", tasks["billing"])
+    assert client.stats["sampled_out"] == 0
+
+
+def test_parallel_parts_of_a_recorded_run_are_all_kept(make_client):
+    """A caller may call the same service twice at once: the first part to end does not make the
+    other one's later steps subject to sampling."""
+    client = make_client(sample_rate=0)
+    header = f"00-{TRACE}-{PARENT}-01"
+    second_open, first_done = threading.Event(), threading.Event()
+
+    def first():
+        with client.run("billing", traceparent=header):
+            second_open.wait(5)
+        first_done.set()
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    with client.run("billing", traceparent=header):
+        second_open.set()
+        first_done.wait(5)
+        with client.span("after the first part ended"):
+            pass
+    worker.join()
+    assert client.flush()
+    names = sorted(Task.objects.filter(run__run_id=TRACE).values_list("name", flat=True))
+    assert names == ["after the first part ended", "billing", "billing"]
+    assert client.stats["sampled_out"] == 0
+
+
 def test_a_run_left_out_by_its_own_sampling_tells_the_callee(make_client):
     client = make_client(sample_rate=0)
     with client.run("support"):
