@@ -387,13 +387,22 @@ def readme_client_code():
     return "\n".join(re.findall(r"^```python\n(.*?)^```", section, re.DOTALL | re.MULTILINE))
 
 
-def test_the_readme_client_section_runs_as_written(live_server, keyed_workspace):
+IMPORT_FROM_CHECKOUT = "from traces import client as bo  # or: import backoffice_client as bo"
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["in the checkout", "copied"])
+def test_the_readme_client_section_runs_as_written(live_server, keyed_workspace, tmp_path, copied):
     workspace, key = keyed_workspace
     code = readme_client_code()
     assert "sample_rate" not in code
+    assert IMPORT_FROM_CHECKOUT in code
+    where = ROOT
+    if copied:  # the client file on its own, beside an agent outside the checkout
+        (tmp_path / "backoffice_client.py").write_text(Path(backoffice.__file__).read_text())
+        code, where = code.replace(IMPORT_FROM_CHECKOUT, "import backoffice_client as bo"), tmp_path
     environment = {**os.environ, "BACKOFFICE_URL": live_server.url, "BACKOFFICE_API_KEY": key}
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=environment, cwd=ROOT
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=environment, cwd=where
     )
     assert (done.returncode, done.stderr) == (0, "")  # nothing rejected, dropped or failed
 
