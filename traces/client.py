@@ -528,21 +528,20 @@ class Client:
         return RunContext(self, workflow, **fields)
 
     def traceparent(self):
-        """The W3C `traceparent` header naming the current span (or run) for a call to another service,
-        or None outside a run, or when the run id is not 32 lowercase hex characters (a custom run id:
-        trace context cannot carry it)."""
+        """The W3C `traceparent` header naming the current span (or run) for a call to another service.
+
+        None outside a run, or when the run id is not 32 lowercase hex characters (a custom run id:
+        trace context cannot carry it). A span with a custom step id is named by its run instead."""
         run, span = _current_run.get(), _current_span.get()
-        trace_id = span.run_id if span else run.run_id if run else None
-        own_run = run if run and run.run_id == trace_id else None
-        parent_id = next(
-            (
-                step_id
-                for step_id in (span.step_id if span else None, own_run.step_id if own_run else None)
-                if is_span_id(step_id)
-            ),
-            None,
-        )
-        if not is_trace_id(trace_id) or parent_id is None:
+        if span is not None:
+            trace_id, parent_id = span.run_id, span.step_id
+            if not is_span_id(parent_id) and run is not None and run.run_id == trace_id:
+                parent_id = run.step_id
+        elif run is not None:
+            trace_id, parent_id = run.run_id, run.step_id
+        else:
+            return None
+        if not (is_trace_id(trace_id) and is_span_id(parent_id)):
             return None
         sampled = self.enabled and self._sampler.records(trace_id)
         return f"00-{trace_id}-{parent_id}-{SAMPLED if sampled else 0:02x}"

@@ -156,6 +156,18 @@ def test_in_a_run_outside_any_span_the_header_names_the_run(make_client):
     assert not Task.objects.filter(step_id=run.step_id).exists()
 
 
+def test_a_span_with_a_custom_step_id_is_named_by_its_run(make_client):
+    client = make_client()
+    with client.run(traceparent=f"00-{TRACE}-{PARENT}-01") as part, client.span("lookup", step_id="lookup-1"):
+        assert client.traceparent() == f"00-{TRACE}-{part.step_id}-01"
+
+
+def test_a_client_that_sends_nothing_still_passes_the_run_on_unrecorded():
+    client = backoffice.Client("", "", flush_at_exit=False)
+    with client.run(traceparent=f"00-{TRACE}-{PARENT}-01"), client.span("charge") as charge:
+        assert client.traceparent() == f"00-{TRACE}-{charge.step_id}-00"
+
+
 @pytest.mark.parametrize(
     "header",
     [
