@@ -19,9 +19,14 @@ posts them to /api/v1/ingest in batches (50 events, or after 2 seconds), retryin
 network errors, 429 and 5xx. When the queue is full, new events are dropped and counted in
 `stats`, never waited for. Everything queued is sent by `flush()` and at interpreter exit.
 
-`sample_rate` keeps that share of runs, chosen by run id, and always keeps a run that reports an
-error; `on_trace(event)` sees each event before it is queued and returns it (changed or not), or
-None to drop it.
+`sample_rate` (1.0: every run) keeps that share of runs, chosen by run id, and always keeps a run
+that reports an error; `on_trace(event)` sees each event before it is queued and returns it (changed
+or not), or None to drop it. Times (`track(..., timestamp=…)`) are datetimes or ISO 8601 strings;
+without a UTC offset they are UTC.
+
+A run crosses services with W3C trace context: `inject(headers)` adds the current step's
+`traceparent` to an outgoing request, and the service called continues the run with
+`run(..., traceparent=request_headers.get("traceparent"))` (see RunContext).
 """
 
 import atexit
@@ -33,6 +38,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import traceback
@@ -55,6 +61,15 @@ MAX_BATCH_EVENTS = 1000
 _current_run = contextvars.ContextVar("backoffice_run", default=None)
 _current_span = contextvars.ContextVar("backoffice_span", default=None)
 
+# W3C Trace Context (https://www.w3.org/TR/trace-context/): version-trace id-parent id-flags, lowercase
+# hex. Version ff is invalid; a later version than 00 may append fields after a dash.
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.DOTALL)
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+SPAN_ID = re.compile(r"[0-9a-f]{16}")
+SAMPLED = 0x01
+# Runs followed or left out by sampling are remembered this long (by count), so late events follow them.
+SAMPLING_MEMORY = 10_000
+
 
 # timezone.utc rather than datetime.UTC: a copied client may run on Pythons older than 3.11.
 UTC = timezone.utc  # noqa: UP017
@@ -65,11 +80,53 @@ def now():
 
 
 def stamp(moment=None):
-    """RFC 3339 with microseconds; naive datetimes are taken as UTC."""
-    moment = moment or now()
-    if moment.tzinfo is None:
+    """RFC 3339 with microseconds, from a datetime or an ISO 8601 string (now when None).
+
+    A time without a UTC offset is taken as UTC, never as the machine's local time: the same call gives
+    the same instant on every server. Raises TypeError or ValueError naming `timestamp`.
+    """
+    if moment is None:
+        moment = now()
+    elif isinstance(moment, str):
+        text = moment.strip()
+        # fromisoformat reads a trailing "Z" only from Python 3.11 on.
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"timestamp must be an ISO 8601 time such as 2026-11-20T09:30:00+00:00; got {moment!r}"
+            ) from None
+    elif not isinstance(moment, datetime):
+        raise TypeError(f"timestamp must be a datetime or an ISO 8601 string, not {type(moment).__name__}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.isoformat(timespec="microseconds")
+
+
+def parse_traceparent(header):
+    """(trace id, parent id, sampled) from a `traceparent` header, or None when it is absent or not
+    valid: a caller's broken header starts a new run rather than failing the request."""
+    if not isinstance(header, str):
+        return None
+    match = TRACEPARENT.fullmatch(header.strip(" \t"))
+    if match is None:
+        return None
+    version, trace_id, parent_id, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    if trace_id == "0" * 32 or parent_id == "0" * 16:
+        return None
+    return trace_id, parent_id, bool(int(flags, 16) & SAMPLED)
+
+
+def is_trace_id(value):
+    return isinstance(value, str) and bool(TRACE_ID.fullmatch(value)) and value != "0" * 32
+
+
+def is_span_id(value):
+    return isinstance(value, str) and bool(SPAN_ID.fullmatch(value)) and value != "0" * 16
 
 
 def describe_error(error):
@@ -193,10 +250,44 @@ class _Sampler:
         self.held_count = 0
         self.failed = set()  # unsampled runs that reported an error: sent in full
         self.dropped = collections.OrderedDict()  # recently dropped runs, so late events follow them
+        self.followed = collections.OrderedDict()  # continued runs the caller recorded: sent in full
+        self.parts = collections.Counter()  # run id -> parts of continued runs open in this process
 
     def keeps(self, run_id):
         share = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return share < self.rate
+
+    def records(self, run_id):
+        """Whether the run is sent whatever happens in it (the `sampled` flag of its traceparent)."""
+        if self.rate >= 1 or self.keeps(run_id):
+            return True
+        with self.lock:
+            return run_id in self.followed
+
+    def start_part(self, run_id, recorded):
+        """This service starts a part of a continued run. One its caller records is kept here too,
+        whatever the rate."""
+        with self.lock:
+            self.parts[run_id] += 1
+            if recorded:
+                self.followed[run_id] = True
+                while len(self.followed) > SAMPLING_MEMORY:
+                    self.followed.popitem(last=False)
+
+    def end_part(self, run_id):
+        """A part of a continued run is over (the run ends at the caller). Once no part of it is open
+        here (a caller may call in parallel), what is held of it is left out, as at a run's end, and
+        a later part is judged afresh."""
+        with self.lock:
+            self.parts[run_id] -= 1
+            if self.parts[run_id] > 0:
+                return
+            del self.parts[run_id]
+            self.followed.pop(run_id, None)
+            self.failed.discard(run_id)
+            released = self.held.pop(run_id, [])
+            self.held_count -= len(released)
+            self.stats.add("sampled_out", len(released))
 
     def admit(self, event):
         """The events to queue now: [], [event], or a failed run's held events with this one."""
@@ -204,6 +295,8 @@ class _Sampler:
         if self.rate >= 1 or not run_id or self.keeps(run_id):
             return [event]
         with self.lock:
+            if run_id in self.followed:
+                return [event]
             if run_id in self.failed:
                 if event["type"] in RUN_ENDS:
                     self.failed.discard(run_id)
@@ -222,7 +315,7 @@ class _Sampler:
                 self.held_count -= len(released)
                 self.stats.add("sampled_out", len(released) + 1)
                 self.dropped[run_id] = True
-                while len(self.dropped) > 10_000:
+                while len(self.dropped) > SAMPLING_MEMORY:
                     self.dropped.popitem(last=False)
                 return []
             if self.held_count >= self.capacity:
@@ -428,8 +521,41 @@ class Client:
     # -- the agent-facing API -----------------------------------------------------------------
 
     def run(self, workflow=None, **fields):
-        """A run as a context manager: started on enter, completed (or failed) on exit."""
+        """A run as a context manager: started on enter, completed (or failed) on exit.
+
+        With the `traceparent` (and `tracestate`) headers of an incoming request, it continues the
+        caller's run instead (see RunContext)."""
         return RunContext(self, workflow, **fields)
+
+    def traceparent(self):
+        """The W3C `traceparent` header naming the current span (or run) for a call to another service.
+
+        None outside a run, or when the run id is not 32 lowercase hex characters (a custom run id:
+        trace context cannot carry it). A span with a custom step id is named by its run instead."""
+        run, span = _current_run.get(), _current_span.get()
+        if span is not None:
+            trace_id, parent_id = span.run_id, span.step_id
+            if not is_span_id(parent_id) and run is not None and run.run_id == trace_id:
+                parent_id = run.step_id
+        elif run is not None:
+            trace_id, parent_id = run.run_id, run.step_id
+        else:
+            return None
+        if not (is_trace_id(trace_id) and is_span_id(parent_id)):
+            return None
+        sampled = self.enabled and self._sampler.records(trace_id)
+        return f"00-{trace_id}-{parent_id}-{SAMPLED if sampled else 0:02x}"
+
+    def inject(self, headers):
+        """Add `traceparent` (and the `tracestate` the run was continued with) to a dict of outgoing
+        request headers, in place; returns it. Outside a run, it is left as it was."""
+        header = self.traceparent()
+        if header is not None:
+            headers["traceparent"] = header
+            run = _current_run.get()
+            if run and run.tracestate and run.run_id == header[3:35]:
+                headers["tracestate"] = run.tracestate
+        return headers
 
     def span(self, name, *, type="function", input=None, run_id=None, step_id=None, attempt=None):
         """A step as a context manager, the child of the span it runs in."""
@@ -437,8 +563,11 @@ class Client:
             self, name, type=type, input=input, run_id=run_id, step_id=step_id, attempt=attempt
         )
 
-    def track(self, name, properties=None, *, session_id=None, run_id=None, agent_id=None):
-        """A business event for the metrics dashboards: a name and flat properties."""
+    def track(self, name, properties=None, *, session_id=None, run_id=None, agent_id=None, timestamp=None):
+        """A business event for the metrics dashboards: a name and flat properties.
+
+        `timestamp` (when it happened, now by default): a datetime or an ISO 8601 string; one without
+        a UTC offset is UTC."""
         run = _current_run.get()
         self.emit(
             "track",
@@ -449,6 +578,7 @@ class Client:
                 "run_id": run_id or (run.run_id if run else None),
                 "agent_id": agent_id or (run.agent_id if run else None),
             },
+            timestamp=timestamp,
         )
 
     def message(self, role, content, *, session_id=None, run_id=None, step_id=None, metadata=None):
@@ -487,6 +617,16 @@ class Client:
 
 
 class RunContext:
+    """A run: started on enter, completed or failed on exit.
+
+    Given a valid W3C `traceparent` (a request from another service that passed its run on), it
+    continues that run instead, as OpenTelemetry continues a trace: the run id is the header's trace
+    id, and this service's part is one step (named after the workflow, type agent) under the calling
+    step, holding the input, the output or the error; the run's start and end, its workflow, tags,
+    metadata and graph stay the caller's. An absent or invalid header starts a new run. `run_id` is
+    ignored when a valid header is given.
+    """
+
     def __init__(
         self,
         client,
@@ -500,10 +640,24 @@ class RunContext:
         metadata=None,
         tags=None,
         graph=None,
+        traceparent=None,
+        tracestate=None,
     ):
         self.client = client
-        self.run_id = run_id or uuid.uuid4().hex
+        caller = parse_traceparent(traceparent)
+        self.continued = caller is not None
+        if caller is None:
+            self.run_id, self.caller_step_id, self.caller_records = run_id or uuid.uuid4().hex, None, False
+            self.tracestate = None
+        else:
+            self.run_id, self.caller_step_id, self.caller_records = caller
+            # Passed on unchanged to the services this one calls, as the W3C recommendation asks.
+            self.tracestate = (tracestate.strip() or None) if isinstance(tracestate, str) else None
+        # The step this service's part of a continued run is; in a run of its own, the id that
+        # traceparent() names outside any span (no task has it: the callee's part is then top-level).
+        self.step_id = uuid.uuid4().hex[:16]
         self.session_id, self.agent_id = session_id, agent_id or client.agent_id
+        self.workflow = workflow
         self.output = None
         self._start = {
             "workflow": workflow,
@@ -514,17 +668,47 @@ class RunContext:
             "tags": tags,
             "graph": graph,
         }
-        self._token = None
+        self._tokens = None
+
+    @property
+    def parent_step_id(self):
+        """The parent of the spans opened directly in the run."""
+        return self.step_id if self.continued else None
 
     def __enter__(self):
-        self.client.emit("run.start", {"run_id": self.run_id, "agent_id": self.agent_id, **self._start})
-        self._token = _current_run.set(self)
+        if self.continued:
+            self.client._sampler.start_part(self.run_id, self.caller_records)
+            self.client.emit(
+                "step.start",
+                {
+                    "run_id": self.run_id,
+                    "step_id": self.step_id,
+                    "parent_id": self.caller_step_id,
+                    "name": self.workflow or self.agent_id,
+                    "type": "agent",
+                    "input": self._start["input"],
+                    "agent_id": self.agent_id,
+                    "session_id": self.session_id,
+                    "user_id": self._start["user_id"],
+                },
+            )
+        else:
+            self.client.emit("run.start", {"run_id": self.run_id, "agent_id": self.agent_id, **self._start})
+        # A run opens with no span: one open around it belongs to another run, or to the caller.
+        self._tokens = (_current_run.set(self), _current_span.set(None))
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        _current_run.reset(self._token)
-        if exc is not None:
-            self.client.emit("run.failed", {"run_id": self.run_id, "error": describe_error(exc)})
+        _current_span.reset(self._tokens[1])
+        _current_run.reset(self._tokens[0])
+        error = describe_error(exc) if exc is not None else None
+        if self.continued:
+            body = {"run_id": self.run_id, "step_id": self.step_id}
+            body.update({"error": error} if error is not None else {"output": self.output})
+            self.client.emit("step.failed" if error is not None else "step.ok", body)
+            self.client._sampler.end_part(self.run_id)
+        elif error is not None:
+            self.client.emit("run.failed", {"run_id": self.run_id, "error": error})
         else:
             self.client.emit("run.complete", {"run_id": self.run_id, "output": self.output})
         return False
@@ -547,6 +731,12 @@ class SpanContext:
         self.run_id = self.run_id or (run.run_id if run else None)
         if not self.run_id:
             raise ValueError(f"span({self.name!r}) needs a run_id, or a run() around it")
+        if parent is not None and parent.run_id == self.run_id:
+            parent_id = parent.step_id
+        elif run is not None and run.run_id == self.run_id:
+            parent_id = run.parent_step_id
+        else:
+            parent_id = None
         self.client.emit(
             "step.start",
             {
@@ -554,7 +744,7 @@ class SpanContext:
                 "step_id": self.step_id,
                 "name": self.name,
                 "type": self.type,
-                "parent_id": parent.step_id if parent and parent.run_id == self.run_id else None,
+                "parent_id": parent_id,
                 "input": self.input,
                 "attempt": self.attempt,
             },
@@ -796,8 +986,8 @@ def span(name, **fields):
     return default_client().span(name, **fields)
 
 
-def track(name, properties=None, **ids):
-    default_client().track(name, properties, **ids)
+def track(name, properties=None, **fields):
+    default_client().track(name, properties, **fields)
 
 
 def message(role, content, **fields):
@@ -806,6 +996,14 @@ def message(role, content, **fields):
 
 def model_call(model, **fields):
     default_client().model_call(model, **fields)
+
+
+def traceparent():
+    return default_client().traceparent()
+
+
+def inject(headers):
+    return default_client().inject(headers)
 
 
 def flush(timeout=10.0):

@@ -1,7 +1,9 @@
 """The standard-library client against the live test server: what lands, batching, overflow,
-retries, flush (and flush at exit), sampling, the on_trace hook, DataStorage and TaskLogger."""
+retries, flush (and flush at exit), sampling, the on_trace hook, event times, DataStorage and
+TaskLogger, and the README's examples run as written. Trace context: test_client_trace_context."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -9,39 +11,20 @@ import textwrap
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from metrics.models import TrackedEvent
-from tests.factories import make_api_key, make_workspace
+from tests.events import BASE
 from traces import client as backoffice
 from traces.models import ChatMessage, ModelCall, Run, Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@pytest.fixture
-def keyed_workspace():
-    workspace = make_workspace()
-    _, key = make_api_key(workspace)
-    return workspace, key
-
-
-@pytest.fixture
-def make_client(live_server, keyed_workspace):
-    clients = []
-
-    def make(base_url=None, **options):
-        options = {"agent_id": "support-bot", "flush_at_exit": False, "retry_backoff": 0.05, **options}
-        made = backoffice.Client(base_url or live_server.url, keyed_workspace[1], **options)
-        clients.append(made)
-        return made
-
-    yield make
-    for made in clients:
-        made.close(timeout=2)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Relay:
@@ -280,6 +263,34 @@ def test_sampling_chooses_by_run_id_at_the_given_rate():
     assert sampler.keeps("run-1") == sampler.keeps("run-1")
 
 
+def test_track_takes_the_time_the_event_happened(make_client):
+    client = make_client()
+    paris = timezone(timedelta(hours=1))
+    client.track("aware", timestamp=BASE.astimezone(paris))
+    client.track("naive is utc", timestamp=BASE.replace(tzinfo=None))
+    client.track("text in utc", timestamp=BASE.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    client.track("text with an offset", timestamp=(BASE + timedelta(hours=2)).astimezone(paris).isoformat())
+    client.track("text without one", timestamp=BASE.replace(tzinfo=None).isoformat())
+    client.track("now")
+    assert client.flush()
+    assert client.stats["sent"] == 6
+    times = dict(TrackedEvent.objects.values_list("name", "timestamp"))
+    assert (
+        times["aware"] == times["naive is utc"] == times["text in utc"] == times["text without one"] == BASE
+    )
+    assert times["text with an offset"] == BASE + timedelta(hours=2)
+    assert times["now"] > BASE + timedelta(days=2)
+
+
+def test_a_timestamp_it_cannot_read_is_refused_at_the_call(make_client):
+    client = make_client()
+    with pytest.raises(ValueError, match="timestamp must be an ISO 8601 time"):
+        client.track("x", timestamp="yesterday")
+    with pytest.raises(TypeError, match="timestamp must be a datetime or an ISO 8601 string, not int"):
+        client.track("x", timestamp=1_700_000_000)
+    assert client.stats["queued"] == 0
+
+
 def test_on_trace_can_change_or_drop_events(make_client):
     def redact(event):
         if event["type"] == "track":
@@ -367,3 +378,55 @@ def test_the_readme_example_runs_against_a_backoffice(live_server, keyed_workspa
     ]
     assert ChatMessage.objects.filter(workspace=workspace).count() == 4
     assert TrackedEvent.objects.filter(workspace=workspace, name="question_answered").count() == 2
+
+
+def readme_client_code():
+    """The Python blocks of the README's client section, in order: what a reader copies."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Python client\n", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(re.findall(r"^```python\n(.*?)^```", section, re.DOTALL | re.MULTILINE))
+
+
+IMPORT_FROM_CHECKOUT = "from traces import client as bo  # or: import backoffice_client as bo"
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["in the checkout", "copied"])
+def test_the_readme_client_section_runs_as_written(live_server, keyed_workspace, tmp_path, copied):
+    workspace, key = keyed_workspace
+    code = readme_client_code()
+    assert "sample_rate" not in code
+    assert IMPORT_FROM_CHECKOUT in code
+    where = ROOT
+    if copied:  # the client file on its own, beside an agent outside the checkout
+        (tmp_path / "backoffice_client.py").write_text(Path(backoffice.__file__).read_text())
+        code, where = code.replace(IMPORT_FROM_CHECKOUT, "import backoffice_client as bo"), tmp_path
+    environment = {**os.environ, "BACKOFFICE_URL": live_server.url, "BACKOFFICE_API_KEY": key}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=environment, cwd=where
+    )
+    assert (done.returncode, done.stderr) == (0, "")  # nothing rejected, dropped or failed
+
+    runs = {
+        r.session.session_id: r for r in Run.objects.filter(workspace=workspace).select_related("session")
+    }
+    assert set(runs) == {"conv-1", "conv-2"}  # the called service joined the caller's run
+    support = runs["conv-1"]
+    assert (support.status, support.workflow, support.output) == (
+        "completed",
+        "support",
+        "It ships tomorrow.",
+    )
+    assert Task.objects.get(run=support).output == {"status": "shipped"}
+    assert ModelCall.objects.get(run=support).total_tokens == 204
+    assert [m.role for m in ChatMessage.objects.filter(session=support.session).order_by("sequence")] == [
+        "user",
+        "assistant",
+    ]
+    assert TrackedEvent.objects.get(name="question_answered").run == support
+    assert TrackedEvent.objects.get(name="order_shipped").timestamp == datetime(
+        2026, 11, 20, 9, 30, tzinfo=UTC
+    )
+    tasks = {t.name: t for t in Task.objects.filter(run=runs["conv-2"]).select_related("parent")}
+    assert tasks["billing"].parent == tasks["refund"]
+    assert tasks["charge card"].parent == tasks["billing"]
+    assert tasks["charge card"].output == {"charged": 42.0}
