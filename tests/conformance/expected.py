@@ -8,7 +8,8 @@ Per client:
 - `tasks`: (name, type, parent name or None, status, a piece of the error) in any order; type None
   where the client states none (a plain span);
 - `model_calls`: model, prompt/completion/cached tokens, status, a piece of the error, whether a
-  TTFT is recorded, and cost ("priced": above zero from the price table, "unknown", or exact USD);
+  TTFT is recorded, and cost ("priced": above zero from the price table, "unknown", or exact USD,
+  with `cost_split` [input, output] where the client reports both);
 - `graph` (LangGraph only): the run's DAG as the Graph tab first shows it, by node name;
 - `arrives`: the README table's cells — what the client sends for each column.
 A client that does not send something (no TTFT, no tags) says so here: it is expected absent.
@@ -151,6 +152,7 @@ EXPECTED = {
             ("assistant", s.TOOL_NAME),
             ("tool", s.TOOL_RESULT),
             ("assistant", "Order A-1 has shipped"),
+            ("user", s.FOLLOW_UP),  # asked of the failing model: the question stays, no answer
         ],
         "tasks": [
             task(s.AGENT_NAME, "agent", None),
@@ -282,8 +284,9 @@ LANGFUSE = {
         task("OpenAI-generation", "llm", s.AGENT_NAME, "failed"),
     ],
     "model_calls": [
-        # the classifier reports its own cost: input 40 x 0.8e-6, output 12 x 4e-6
-        call(model=s.ANTHROPIC_MODEL, prompt=40, completion=12, cost="0.00008"),
+        # the classifier reports its own cost: input 40 x 0.8e-6, output 12 x 4e-6, both kept
+        call(model=s.ANTHROPIC_MODEL, prompt=40, completion=12, cost="0.00008")
+        | {"cost_split": ["0.000032", "0.000048"]},
         # langfuse.openai sends the finish reason of a streamed call only (in its metadata)
         *openai_calls(ttft=True, finishes=("", "", "stop")),
     ],

@@ -102,7 +102,8 @@ def stored_rows(workspace, expected):
     calls = ModelCall.objects.filter(run=run)
     rows["model_calls"] = sorted(
         (
-            {
+            split(call, expected_call(expected, call))
+            | {
                 "model": call.model,
                 "prompt_tokens": call.prompt_tokens,
                 "completion_tokens": call.completion_tokens,
@@ -112,7 +113,7 @@ def stored_rows(workspace, expected):
                 "error": error_piece(call.error),
                 "latency": call.latency_ms is not None,
                 "ttft": call.ttft_ms is not None,
-                "cost": exact_or_kind(call.cost, expected_cost(expected, call)),
+                "cost": exact_or_kind(call.cost, expected_call(expected, call).get("cost", "priced")),
             }
             for call in calls
         ),
@@ -151,11 +152,19 @@ def task_key(task):
     return [("" if item is None else str(item)) for item in task]
 
 
-def expected_cost(expected, call):
+def expected_call(expected, call):
+    """The expected call this stored one stands for (same model and prompt tokens), or {}."""
     for wanted in expected["model_calls"]:
         if wanted["model"] == call.model and wanted["prompt_tokens"] == call.prompt_tokens:
-            return wanted["cost"]
-    return "priced"
+            return wanted
+    return {}
+
+
+def split(call, wanted):
+    """Input and output cost, where the expectation names them."""
+    if "cost_split" not in wanted:
+        return {}
+    return {"cost_split": [exact_or_kind(call.input_cost, "exact"), exact_or_kind(call.output_cost, "exact")]}
 
 
 def exact_or_kind(value, wanted):
