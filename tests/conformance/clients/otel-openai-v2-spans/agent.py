@@ -1,0 +1,10 @@
+"""opentelemetry-instrumentation-openai-v2, latest GenAI conventions, message content on the spans."""
+
+import os
+
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+
+from tests.conformance.clients import otel_openai_v2  # noqa: E402
+
+otel_openai_v2.main(logs=False)

@@ -1,0 +1,32 @@
+"""The README's "What arrives from each client" table, made from expected.py.
+
+python -m tests.conformance.table     # rewrite the table in README.md
+"""
+
+import re
+from pathlib import Path
+
+from tests.conformance.expected import EXPECTED, FACTS
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- conformance-table -->", "<!-- /conformance-table -->"
+
+
+def readme_table():
+    header = "| client | " + " | ".join(FACTS) + " |"
+    rule = "| --- |" + " --- |" * len(FACTS)
+    rows = [
+        f"| `{client}` | " + " | ".join(EXPECTED[client]["arrives"][fact] for fact in FACTS) + " |"
+        for client in sorted(EXPECTED)
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def main():
+    text = README.read_text()
+    pattern = re.compile(f"{re.escape(START)}.*?{re.escape(END)}", re.S)
+    README.write_text(pattern.sub(lambda _: f"{START}\n{readme_table()}\n{END}", text))
+
+
+if __name__ == "__main__":
+    main()
