@@ -195,3 +195,70 @@ class DashboardCard(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class MetricType(models.TextChoices):
+    SUM = "sum", "Sum"
+    GAUGE = "gauge", "Gauge"
+    HISTOGRAM = "histogram", "Histogram"
+    EXPONENTIAL_HISTOGRAM = "exponential_histogram", "Exponential histogram"
+
+
+class Temporality(models.TextChoices):
+    NONE = "", "None (gauge)"
+    DELTA = "delta", "Delta"
+    CUMULATIVE = "cumulative", "Cumulative"
+
+
+class MetricPoint(models.Model):
+    """One data point of an OTLP metric (POST /v1/metrics), stored by metrics.otlp_ingest.
+
+    A series is the metric's name, type, unit and temporality with the resource and point attributes;
+    `series` is the md5 of their canonical JSON. A point is its series at a time: sent again, it is a
+    duplicate and skipped.
+
+    The fields as sent (value; count, sum, bounds, bucket_counts, min, max) are kept, and beside them
+    what the point adds over its own interval (`period_*`), which cards add up: the point itself for
+    delta sums, delta histograms and gauges; for a cumulative point, the increase over the series'
+    previous point stored when it arrived (the whole point after a reset or for the series' first).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=24, choices=MetricType.choices)
+    temporality = models.CharField(max_length=12, choices=Temporality.choices, blank=True)
+    monotonic = models.BooleanField(null=True)
+    resource = models.JSONField(default=dict)
+    attributes = models.JSONField(default=dict)
+    series = models.CharField(max_length=32)
+    start_time = models.DateTimeField(null=True)
+    time = models.DateTimeField()
+    value = models.FloatField(null=True)
+    count = models.BigIntegerField(null=True)
+    sum = models.FloatField(null=True)
+    min = models.FloatField(null=True)
+    max = models.FloatField(null=True)
+    bounds = models.JSONField(null=True)
+    bucket_counts = models.JSONField(null=True)
+    period_value = models.FloatField(null=True)
+    period_count = models.BigIntegerField(null=True)
+    period_sum = models.FloatField(null=True)
+    period_bucket_counts = models.JSONField(null=True)
+
+    class Meta:
+        db_table = "metric_points"
+        constraints = [
+            # Ingest skips a point sent again (ON CONFLICT DO NOTHING), and finds a cumulative series'
+            # previous point through this index.
+            models.UniqueConstraint(fields=["workspace", "series", "time"], name="metric_point_key"),
+        ]
+        indexes = [
+            # OTLP metric cards: one metric name over a time range; the card editor's metric names.
+            models.Index(fields=["workspace", "name", "time"], name="metric_points_by_name"),
+            # `purge`: a workspace's points older than its retention.
+            models.Index(fields=["workspace", "time"], name="metric_points_by_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.time}"
