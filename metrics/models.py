@@ -97,6 +97,7 @@ class Source(models.TextChoices):
     RUNS = "runs", "Runs"
     TASKS = "tasks", "Tasks"
     MODEL_CALLS = "model_calls", "Model calls"
+    OTLP_METRIC = "otlp_metric", "OTLP metric"
 
 
 class Aggregation(models.TextChoices):
@@ -107,7 +108,9 @@ class Aggregation(models.TextChoices):
     DISTINCT_COUNT = "distinct_count", "Distinct count"
     MIN = "min", "Minimum"
     MAX = "max", "Maximum"
+    LAST = "last", "Last value"
     P50 = "p50", "Median (p50)"
+    P90 = "p90", "90th percentile"
     P95 = "p95", "95th percentile"
     P99 = "p99", "99th percentile"
 
@@ -161,6 +164,9 @@ class DashboardCard(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.RUNS)
     event_name = models.CharField(
         max_length=200, blank=True, help_text="Business events only; empty counts every event."
+    )
+    metric_name = models.CharField(
+        max_length=200, blank=True, help_text="OTLP metrics only: the metric's name."
     )
     aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.COUNT)
     property = models.CharField(max_length=200, blank=True, help_text="The value to sum, average, …")
