@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import timedelta
 
 from django.test import TestCase
 from google.protobuf import json_format
@@ -9,7 +10,9 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from backoffice.retention import Purge
 from metrics.models import MetricPoint
+from tests.events import BASE
 from tests.factories import make_api_key, make_workspace
 from tests.metrics.otlp import (
     CUMULATIVE,
@@ -229,3 +232,12 @@ class RejectedPointsTest(OtlpMetricsTestCase):
         response = self.post(body.encode(), content_type=JSON)
         self.assertEqual(response.status_code, 400)
         self.assertIn("gauge", response.json()["message"])
+
+
+class RetentionTest(OtlpMetricsTestCase):
+    def test_purge_removes_points_older_than_the_retention(self):
+        self.send(export(gauge_metric("queue.depth", [number_point(0, 1.0), number_point(86400, 2.0)])))
+        self.workspace.retention_days = 30
+        removed = Purge.for_workspace(self.workspace, now=BASE + timedelta(days=30, hours=12)).run()
+        self.assertEqual(removed["metric points"], 1)
+        self.assertEqual([p.value for p in self.points("queue.depth")], [2.0])
