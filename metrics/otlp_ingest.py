@@ -32,6 +32,7 @@ NO_RECORDED_VALUE = 1  # DataPointFlags: the point stands for a series that has 
 TEMPORALITIES = {1: Temporality.DELTA, 2: Temporality.CUMULATIVE}
 # Rows per query when looking up the previous points of cumulative series.
 LOOKUP_CHUNK = 300
+COUNT_MAX = 2**63 - 1  # a bigint column
 
 
 class BadPoint(Exception):
@@ -158,6 +159,8 @@ def read_point(kind, raw):
             raise BadPoint("value: missing (as_double or as_int)")
         point.value = finite(which, float(getattr(raw, which)))
         return point
+    if raw.count > COUNT_MAX:
+        raise BadPoint(f"count: {raw.count} is larger than {COUNT_MAX}")
     point.count = raw.count
     point.sum = finite("sum", raw.sum) if raw.HasField("sum") else None
     point.min = finite("min", raw.min) if raw.HasField("min") else None

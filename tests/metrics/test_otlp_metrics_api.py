@@ -4,7 +4,7 @@ import gzip
 import json
 from datetime import timedelta
 
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
@@ -88,6 +88,16 @@ class ContractTest(OtlpMetricsTestCase):
         response = self.post(b"[]", content_type=JSON)
         self.assertEqual(response.status_code, 400)
         self.assertIn("ExportMetricsServiceRequest", response.json()["message"])
+
+    def test_another_content_type_is_a_415(self):
+        response = self.post(b"x", content_type="text/plain")
+        self.assertEqual(response.status_code, 415)
+        self.assertIn("Content-Type", response.json()["message"])
+
+    def test_a_body_past_the_limit_is_a_413(self):
+        with override_settings(INGEST_MAX_BYTES=10):
+            response = self.post(self.request().SerializeToString())
+        self.assertEqual(response.status_code, 413)
 
     def test_points_stay_in_the_keys_workspace(self):
         other = make_workspace()
@@ -196,6 +206,12 @@ class RejectedPointsTest(OtlpMetricsTestCase):
         self.assertIn("and 1 more", message)
         self.assertEqual(self.points("latency").get().attributes, {"route": "ok"})
         self.assertEqual(self.points("queue.depth").get().value, 2.0)
+
+    def test_a_count_past_a_bigint_is_rejected(self):
+        huge = histogram_point(0, [], [2**63], 1.0)
+        answer = self.send(export(histogram_metric("latency", [huge])))
+        self.assertEqual(answer.partial_success.rejected_data_points, 1)
+        self.assertIn("count: 9223372036854775808 is larger than", answer.partial_success.error_message)
 
     def test_a_summary_is_rejected_point_by_point(self):
         summary = metrics_pb2.Metric(
