@@ -1,4 +1,7 @@
-"""OTLP metric cards on the pages: the card fragment's queries, the editor's names and its checks."""
+"""OTLP metric cards on the pages: the card fragment's queries, the editor's names and its checks,
+export and import."""
+
+import json
 
 from django.test import TestCase
 
@@ -114,3 +117,26 @@ class MetricCardPagesTest(TestCase):
         data = form_data(kind="number", aggregation="last", condition_0_property="")
         response = self.client.post(f"{self.base()}cards/new/", data)
         self.assertTrue(response.context["form"].has_error("aggregation"))
+
+    def test_a_metric_card_exports_and_imports_again(self):
+        DashboardCard.objects.create(
+            dashboard=self.dashboard,
+            title="Tokens",
+            kind="bar",
+            source="otlp_metric",
+            metric_name="gen_ai.client.token.usage",
+            aggregation="sum",
+            breakdown="resource.service.name",
+        )
+        self.client.force_login(self.cast["admin"])
+        exported = self.client.get(f"{self.base()}export/").json()
+        self.assertEqual(exported["cards"][0]["metric_name"], "gen_ai.client.token.usage")
+        response = self.client.post(
+            f"/w/{self.workspace.slug}/metrics/import/", {"text": json.dumps(exported)}
+        )
+        self.assertEqual(response.status_code, 302)
+        copy = DashboardCard.objects.exclude(dashboard=self.dashboard).get()
+        self.assertEqual(
+            (copy.source, copy.metric_name, copy.breakdown),
+            ("otlp_metric", "gen_ai.client.token.usage", "resource.service.name"),
+        )
