@@ -24,6 +24,6 @@ def export_metrics(workspace, export):
     outcome = ingest_metrics(workspace, export)
     answer = ExportMetricsServiceResponse()
     if outcome.rejected:
-        answer.partial_success.rejected_data_points = len(outcome.rejected)
+        answer.partial_success.rejected_data_points = outcome.rejected_points
         answer.partial_success.error_message = outcome.error_message
     return answer

@@ -42,7 +42,12 @@ class BadPoint(Exception):
 @dataclass
 class Outcome:
     rejected: list = field(default_factory=list)  # (where, reason)
-    stored: int = 0
+    rejected_points: int = 0
+
+    def reject(self, where, reason, points=1):
+        """A metric without points is still named (a warning, in OTLP terms), and counts none."""
+        self.rejected.append((where, reason))
+        self.rejected_points += points
 
     @property
     def error_message(self):
@@ -63,7 +68,6 @@ def ingest_metrics(workspace, request):
             point.workspace = workspace
         set_periods(workspace, points)
         MetricPoint.objects.bulk_create(points, batch_size=500, ignore_conflicts=True)
-    outcome.stored = len(points)
     return outcome
 
 
@@ -84,12 +88,11 @@ def read_metric(metric, resource, problem, where, outcome):
     data = getattr(metric, kind) if kind else None
     raws = list(data.data_points) if data is not None else []
     problem = problem or metric_problem(metric, kind)
-    if problem:
-        outcome.rejected.extend((where, problem) for _ in raws or [None])
-        return
     temporality = TEMPORALITIES.get(getattr(data, "aggregation_temporality", 0), Temporality.NONE)
-    if kind != MetricType.GAUGE and not temporality:
-        outcome.rejected.extend((where, "aggregation_temporality: unspecified") for _ in raws)
+    if not problem and kind != MetricType.GAUGE and not temporality:
+        problem = "aggregation_temporality: unspecified"
+    if problem:
+        outcome.reject(where, problem, points=len(raws))
         return
     for index, raw in enumerate(raws):
         if raw.flags & NO_RECORDED_VALUE:
@@ -98,10 +101,10 @@ def read_metric(metric, resource, problem, where, outcome):
             point = read_point(kind, raw)
             point.attributes = make_storable(attributes(raw.attributes))
         except TooDeep as exc:
-            outcome.rejected.append((f"{where}.data_points.{index}", f"attributes.{exc}"))
+            outcome.reject(f"{where}.data_points.{index}", f"attributes.{exc}")
             continue
         except BadPoint as exc:
-            outcome.rejected.append((f"{where}.data_points.{index}", str(exc)))
+            outcome.reject(f"{where}.data_points.{index}", str(exc))
             continue
         point.name, point.unit, point.type = metric.name, metric.unit, kind
         point.temporality = temporality

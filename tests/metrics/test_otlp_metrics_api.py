@@ -223,6 +223,14 @@ class RejectedPointsTest(OtlpMetricsTestCase):
         self.assertIn("summary: not supported", answer.partial_success.error_message)
         self.assertEqual(self.points("queue.depth").count(), 1)
 
+    def test_a_metric_without_a_name_or_data_is_named_with_the_points_it_held(self):
+        nameless = gauge_metric("", [number_point(0, 1.0), number_point(1, 1.0)])
+        empty = metrics_pb2.Metric(name="empty")
+        answer = self.send(export(nameless, empty))
+        self.assertEqual(answer.partial_success.rejected_data_points, 2)
+        self.assertIn("metrics.0 (''): name: missing", answer.partial_success.error_message)
+        self.assertIn("metrics.1 ('empty'): data: none of gauge", answer.partial_success.error_message)
+
     def test_a_sum_without_temporality_is_rejected(self):
         answer = self.send(export(sum_metric("tokens", [number_point(0, 1)], temporality=0)))
         self.assertEqual(answer.partial_success.rejected_data_points, 1)
