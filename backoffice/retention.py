@@ -85,7 +85,7 @@ class Purge:
                 TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff),
                 before_delete=lambda batch, pks: rollups.subtract(batch),
             ),
-            Step("metric points", MetricPoint.objects.filter(workspace=ws, time__lt=cutoff)),
+            Step("metric points", MetricPoint.objects.filter(workspace=ws, observed_at__lt=cutoff)),
             Step(
                 "conversations",
                 Session.objects.filter(

@@ -325,7 +325,7 @@ def _card_rows(card, workspace, start, end, raw_bucket, daily_bucket, has_breakd
         parts = _parts(card, workspace, start, end, raw_bucket, daily_bucket, **part_options)
         return _aggregate(card, parts, has_breakdown)
     spec = SOURCES[card.source]
-    rows = spec.queryset(workspace).filter(name=card.metric_name, time__gte=start, time__lt=end)
+    rows = spec.queryset(workspace).filter(name=card.metric_name, observed_at__gte=start, observed_at__lt=end)
     rows, wanted = _all_match(rows, spec, card.filters or [], "f")
     breakdown = spec.resolve(_breakdown(card)) if has_breakdown else None
     rows, result.unit = otlp_cards.aggregate(card, rows.filter(wanted), raw_bucket, breakdown)

@@ -223,10 +223,11 @@ class MetricPoint(models.Model):
     `series` is the md5 of their canonical JSON. A point is its series at a time: sent again, it is a
     duplicate and skipped.
 
-    The fields as sent (value; count, sum, bounds, bucket_counts, min, max) are kept, and beside them
-    what the point adds over its own interval (`period_*`), which cards add up: the point itself for
-    delta sums, delta histograms and gauges; for a cumulative point, the increase over the series'
-    previous point stored when it arrived (the whole point after a reset or for the series' first).
+    The fields as sent are kept (value; count, total (OTLP's sum), bounds, bucket_counts, minimum,
+    maximum; `observed_at` is OTLP's time, `started_at` its start time), and beside them what the point
+    adds over its own interval (`period_*`), which cards add up: the point itself for delta sums, delta
+    histograms and gauges; for a cumulative point, the increase over the series' previous point stored
+    when it arrived (the whole point after a reset or for the series' first).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -238,18 +239,18 @@ class MetricPoint(models.Model):
     resource = models.JSONField(default=dict)
     attributes = models.JSONField(default=dict)
     series = models.CharField(max_length=32)
-    start_time = models.DateTimeField(null=True)
-    time = models.DateTimeField()
+    started_at = models.DateTimeField(null=True)
+    observed_at = models.DateTimeField()
     value = models.FloatField(null=True)
     count = models.BigIntegerField(null=True)
-    sum = models.FloatField(null=True)
-    min = models.FloatField(null=True)
-    max = models.FloatField(null=True)
+    total = models.FloatField(null=True)
+    minimum = models.FloatField(null=True)
+    maximum = models.FloatField(null=True)
     bounds = models.JSONField(null=True)
     bucket_counts = models.JSONField(null=True)
     period_value = models.FloatField(null=True)
     period_count = models.BigIntegerField(null=True)
-    period_sum = models.FloatField(null=True)
+    period_total = models.FloatField(null=True)
     period_bucket_counts = models.JSONField(null=True)
 
     class Meta:
@@ -257,14 +258,14 @@ class MetricPoint(models.Model):
         constraints = [
             # Ingest skips a point sent again (ON CONFLICT DO NOTHING), and finds a cumulative series'
             # previous point through this index.
-            models.UniqueConstraint(fields=["workspace", "series", "time"], name="metric_point_key"),
+            models.UniqueConstraint(fields=["workspace", "series", "observed_at"], name="metric_point_key"),
         ]
         indexes = [
             # OTLP metric cards: one metric name over a time range; the card editor's metric names.
-            models.Index(fields=["workspace", "name", "time"], name="metric_points_by_name"),
+            models.Index(fields=["workspace", "name", "observed_at"], name="metric_points_by_name"),
             # `purge`: a workspace's points older than its retention.
-            models.Index(fields=["workspace", "time"], name="metric_points_by_time"),
+            models.Index(fields=["workspace", "observed_at"], name="metric_points_by_time"),
         ]
 
     def __str__(self):
-        return f"{self.name} {self.time}"
+        return f"{self.name} {self.observed_at}"

@@ -75,21 +75,21 @@ def base_rows(card, rows, bucket_expr, breakdown):
         b=bucket_expr,
         g=group,
         s=F("series"),
-        t=F("time"),
+        t=F("observed_at"),
         u=F("unit"),
-        v=Coalesce(F("period_value"), F("period_sum")),
+        v=Coalesce(F("period_value"), F("period_total")),
         # An average weighs a value as one, a histogram as its observations.
         w=Case(
             When(period_value__isnull=False, then=Value(1.0)),
             default=Cast(F("period_count"), FloatField()),
             output_field=FloatField(),
         ),
-        lv=Coalesce(F("value"), F("sum") / NullIf(Cast(F("count"), FloatField()), 0.0)),
+        lv=Coalesce(F("value"), F("total") / NullIf(Cast(F("count"), FloatField()), 0.0)),
         k=no_buckets if card.aggregation in PERCENTILES else Value(0),
         bo=F("bounds"),
         co=F("period_bucket_counts"),
-        mn=F("min"),
-        mx=F("max"),
+        mn=F("minimum"),
+        mx=F("maximum"),
     )
 
 

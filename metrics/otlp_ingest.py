@@ -60,7 +60,7 @@ def ingest_metrics(workspace, request):
     """Store the points of an ExportMetricsServiceRequest; returns the Outcome. One transaction."""
     outcome, points = Outcome(), {}
     for point in read_points(request, outcome):
-        points.setdefault((point.series, point.time), point)  # the first of equal points is kept
+        points.setdefault((point.series, point.observed_at), point)  # the first of equal points is kept
     with transaction.atomic():
         lock_workspace(workspace)
         points = list(points.values())
@@ -153,8 +153,8 @@ def finite(name, value):
 
 def read_point(kind, raw):
     point = MetricPoint(
-        start_time=moment("start_time_unix_nano", raw.start_time_unix_nano, required=False),
-        time=moment("time_unix_nano", raw.time_unix_nano),
+        started_at=moment("start_time_unix_nano", raw.start_time_unix_nano, required=False),
+        observed_at=moment("time_unix_nano", raw.time_unix_nano),
     )
     if kind in (MetricType.SUM, MetricType.GAUGE):
         which = raw.WhichOneof("value")
@@ -165,9 +165,9 @@ def read_point(kind, raw):
     if raw.count > COUNT_MAX:
         raise BadPoint(f"count: {raw.count} is larger than {COUNT_MAX}")
     point.count = raw.count
-    point.sum = finite("sum", raw.sum) if raw.HasField("sum") else None
-    point.min = finite("min", raw.min) if raw.HasField("min") else None
-    point.max = finite("max", raw.max) if raw.HasField("max") else None
+    point.total = finite("sum", raw.sum) if raw.HasField("sum") else None
+    point.minimum = finite("min", raw.min) if raw.HasField("min") else None
+    point.maximum = finite("max", raw.max) if raw.HasField("max") else None
     if kind == MetricType.HISTOGRAM:
         point.bounds, point.bucket_counts = read_buckets(raw)
     return point
@@ -203,13 +203,14 @@ def set_periods(workspace, points):
     """Fill the period_* fields. A cumulative point is compared with the previous point of its series:
     the one before it in this batch, else the latest stored before it."""
     cumulative = sorted(
-        (p for p in points if p.temporality == Temporality.CUMULATIVE), key=lambda p: (p.series, p.time)
+        (p for p in points if p.temporality == Temporality.CUMULATIVE),
+        key=lambda p: (p.series, p.observed_at),
     )
     previous = stored_previous(workspace, cumulative)
     last = {}
     for point in points:
         if point.temporality != Temporality.CUMULATIVE:
-            point.period_value, point.period_count, point.period_sum = point.value, point.count, point.sum
+            point.period_value, point.period_count, point.period_total = point.value, point.count, point.total
             point.period_bucket_counts = point.bucket_counts
     for point in cumulative:
         set_increase(point, last.get(point.series) or previous.get(point.series))
@@ -220,21 +221,21 @@ def stored_previous(workspace, cumulative):
     """{series: its latest stored point before its first point in this batch}. Two queries a chunk."""
     first = {}
     for point in cumulative:
-        first.setdefault(point.series, point.time)
+        first.setdefault(point.series, point.observed_at)
     found = {}
     items = list(first.items())
     for start in range(0, len(items), LOOKUP_CHUNK):
         chunk = items[start : start + LOOKUP_CHUNK]
         rows = MetricPoint.objects.filter(workspace=workspace)
         latest = (
-            rows.filter(reduce(or_, (Q(series=series, time__lt=time) for series, time in chunk)))
+            rows.filter(reduce(or_, (Q(series=series, observed_at__lt=time) for series, time in chunk)))
             .values("series")
-            .annotate(last=Max("time"))
+            .annotate(last=Max("observed_at"))
             .values_list("series", "last")
         )
         latest = list(latest)
         if latest:
-            wanted = reduce(or_, (Q(series=series, time=time) for series, time in latest))
+            wanted = reduce(or_, (Q(series=series, observed_at=time) for series, time in latest))
             found.update((point.series, point) for point in rows.filter(wanted))
     return found
 
@@ -244,7 +245,7 @@ def set_increase(point, before):
     that went down) or when the series has no earlier point."""
     reset = (
         before is None
-        or (point.start_time and before.start_time and point.start_time != before.start_time)
+        or (point.started_at and before.started_at and point.started_at != before.started_at)
         or (point.monotonic and before.value is not None and point.value < before.value)
         or (point.count is not None and (before.count is None or point.count < before.count))
     )
@@ -255,12 +256,12 @@ def set_increase(point, before):
         and before.bucket_counts is not None
     )
     if reset or (point.bucket_counts is not None and not counts_match):
-        point.period_value, point.period_count, point.period_sum = point.value, point.count, point.sum
+        point.period_value, point.period_count, point.period_total = point.value, point.count, point.total
         point.period_bucket_counts = point.bucket_counts
         return
     point.period_value = None if point.value is None else point.value - before.value
     point.period_count = None if point.count is None else point.count - before.count
-    point.period_sum = None if point.sum is None or before.sum is None else point.sum - before.sum
+    point.period_total = None if point.total is None or before.total is None else point.total - before.total
     if point.bucket_counts is not None:
         point.period_bucket_counts = [
             now - then for now, then in zip(point.bucket_counts, before.bucket_counts, strict=True)

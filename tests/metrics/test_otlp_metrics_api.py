@@ -47,7 +47,7 @@ class OtlpMetricsTestCase(TestCase):
         return ExportMetricsServiceResponse.FromString(response.content)
 
     def points(self, name):
-        return MetricPoint.objects.filter(workspace=self.workspace, name=name).order_by("time", "id")
+        return MetricPoint.objects.filter(workspace=self.workspace, name=name).order_by("observed_at", "id")
 
 
 class ContractTest(OtlpMetricsTestCase):
@@ -112,7 +112,7 @@ class StoredPointsTest(OtlpMetricsTestCase):
         self.send(export(histogram_metric("gen_ai.client.operation.duration", [point], unit="s")))
         stored = self.points("gen_ai.client.operation.duration").get()
         self.assertEqual((stored.type, stored.temporality, stored.unit), ("histogram", "delta", "s"))
-        self.assertEqual((stored.count, stored.sum, stored.min, stored.max), (6, 14.5, 0.2, 9.0))
+        self.assertEqual((stored.count, stored.total, stored.minimum, stored.maximum), (6, 14.5, 0.2, 9.0))
         self.assertEqual((stored.bounds, stored.bucket_counts), ([1, 5], [2, 3, 1]))
         self.assertEqual(stored.period_bucket_counts, [2, 3, 1])
         self.assertEqual(stored.attributes, {"gen_ai.request.model": "gpt-4o"})
@@ -151,7 +151,9 @@ class StoredPointsTest(OtlpMetricsTestCase):
             export(histogram_metric("latency", [histogram_point(60, [1], [3, 2], 7.5, start=-1)], CUMULATIVE))
         )
         later = self.points("latency").last()
-        self.assertEqual((later.period_count, later.period_sum, later.period_bucket_counts), (3, 5.0, [2, 1]))
+        self.assertEqual(
+            (later.period_count, later.period_total, later.period_bucket_counts), (3, 5.0, [2, 1])
+        )
 
     def test_a_point_sent_again_is_a_duplicate(self):
         request = export(
@@ -244,7 +246,7 @@ class RejectedPointsTest(OtlpMetricsTestCase):
         self.send(export(metrics_pb2.Metric(name="sizes", exponential_histogram=data)))
         stored = self.points("sizes").get()
         self.assertEqual(
-            (stored.count, stored.sum, stored.bounds, stored.bucket_counts), (4, 10.0, None, None)
+            (stored.count, stored.total, stored.bounds, stored.bucket_counts), (4, 10.0, None, None)
         )
 
     def test_nul_in_an_attribute_is_stored_replaced(self):

@@ -66,7 +66,7 @@ def test_the_sdk_exporter_sends_genai_histograms(live_server, keyed_workspace, c
     assert provider.force_flush()
     provider.shutdown()
 
-    points = MetricPoint.objects.filter(workspace=workspace, name=DURATION).order_by("time")
+    points = MetricPoint.objects.filter(workspace=workspace, name=DURATION).order_by("observed_at")
     # shutdown() exports once more: a third point that adds nothing.
     first, second, last = [point for point in points if point.attributes[MODEL] == "gpt-4o"]
     assert (last.count, last.period_count) == (3, 0)
@@ -95,7 +95,7 @@ def test_delta_temporality_is_stored_as_sent(live_server, keyed_workspace):
     record_turns(provider, [("gpt-4o", 0.4, 130)])
     assert provider.force_flush()
     provider.shutdown()
-    points = MetricPoint.objects.filter(workspace=workspace, name=TOKENS).order_by("time")
+    points = MetricPoint.objects.filter(workspace=workspace, name=TOKENS).order_by("observed_at")
     assert [(p.temporality, p.count, p.period_count) for p in points] == [("delta", 1, 1), ("delta", 1, 1)]
 
 
