@@ -40,9 +40,12 @@ LATEST = (
 )
 BUCKETS = (
     "summary AS (SELECT b, tg, MAX(r) AS r, COUNT(*) AS pts, SUM(k) AS skp, MIN(mn) AS mn, MAX(mx) AS mx, "
-    "MAX(u) AS u FROM grouped GROUP BY b, tg), "
+    "MAX(u) AS u FROM grouped GROUP BY b, tg)",
     "buckets AS (SELECT grouped.b AS b, grouped.tg AS tg, {le} AS le, SUM({n}) AS n FROM grouped {explode} "
-    "GROUP BY grouped.b, grouped.tg, {le}) "
+    "GROUP BY grouped.b, grouped.tg, {le})",
+)
+# Per bucket and group: its points, then each bound's count (none for groups without histograms).
+BUCKET_ROWS = (
     "SELECT summary.b, summary.tg, summary.r, summary.pts, summary.skp, summary.mn, summary.mx, summary.u, "
     "buckets.le, buckets.n FROM summary LEFT JOIN buckets "
     "ON buckets.b = summary.b AND buckets.tg {same} summary.tg"
@@ -108,7 +111,8 @@ def aggregate(card, rows, bucket_expr, breakdown):
         ctes.append(GROUPED_ALL)
     percentile = card.aggregation in PERCENTILES
     if percentile:
-        sql = BUCKETS.format(**EXPLODE[vendor])
+        ctes.extend(cte.format(**EXPLODE[vendor]) for cte in BUCKETS)
+        sql = BUCKET_ROWS.format(**EXPLODE[vendor])
     elif card.aggregation == Aggregation.LAST:
         ctes.append(LATEST)
         sql = SUMMARY.format(value="SUM(CASE WHEN o = 1 THEN lv END)", rows="latest")
@@ -116,9 +120,7 @@ def aggregate(card, rows, bucket_expr, breakdown):
         value = "SUM(v)" if card.aggregation == Aggregation.SUM else "SUM(v) / NULLIF(SUM(w), 0)"
         sql = SUMMARY.format(value=value, rows="grouped")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {', '.join(ctes)}, {sql}" if percentile else f"WITH {', '.join(ctes)} {sql}", params
-        )
+        cursor.execute(f"WITH {', '.join(ctes)} {sql}", params)
         fetched = cursor.fetchall()
     if percentile:
         fetched = percentile_rows(PERCENTILES[card.aggregation], fetched)
