@@ -168,6 +168,14 @@ class BreakdownTest(MetricCardTestCase):
             {"claude": [2500.0], "Other": [750.0]},
         )
 
+    def test_percentiles_of_other_merge_its_groups_buckets(self):
+        # gpt-4o holds the most observations (5); claude's [0, 1, 1] and mini's [1, 0, 0] make Other
+        # [1, 1, 1]: rank 1.5 is halfway through (100, 1000]. gpt-4o's [4, 1, 0]: 2.5 of 4 into (0, 100].
+        self.assertEqual(
+            self.series(breakdown="gen_ai.request.model", breakdown_limit=1, aggregation="p50"),
+            {"gpt-4o": [62.5], "Other": [550.0]},
+        )
+
     def test_a_resource_attribute_breaks_it_down(self):
         self.assertEqual(
             self.series(breakdown="resource.service.name"), {"support-bot": [3200.0], "billing-bot": [50.0]}
