@@ -123,6 +123,8 @@ def test_a_dashboard_of_otlp_metric_cards(transactional_db, live_server, page, s
     page.goto(f"{live_server.url}/w/acme/metrics/genai/cards/new/")
     page.select_option("select[name=source]", "otlp_metric")
     assert page.locator("input[name=metric_name]").is_visible()
+    page.select_option("select[name=aggregation]", "sum")
+    assert not page.locator("input[name=property]").is_visible()  # the value is the point's own
     # The preview's answer brings the names found in the data.
     page.wait_for_selector(f"#metric-names option[value='{DURATION}']", state="attached")
     page.fill("input[name=title]", "Latency p90")
