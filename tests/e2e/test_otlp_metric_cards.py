@@ -132,6 +132,7 @@ def test_a_dashboard_of_otlp_metric_cards(transactional_db, live_server, page, s
     page.select_option("select[name=aggregation]", "p90")
     page.select_option("select[name=kind]", "number")
     page.wait_for_selector("#preview [data-preview] [data-value]")
+    screenshot("otlp-metric-card-editor", narrow=False)
     page.click("button[type=submit]")
     page.wait_for_selector("text=Latency p90")
     assert not errors, errors
