@@ -3,7 +3,8 @@
 What goes, for a cutoff of now − retention days:
 - a run that started before the cutoff and did not end after it, with its model calls, events,
   tasks and review;
-- chat messages, business events and run-less events older than the cutoff, each by its own time;
+- chat messages, business events, OTLP metric points and run-less events older than the cutoff, each
+  by its own time;
 - a conversation once it has nothing left and its last activity is older than the cutoff.
 
 Each batch is its own short transaction that deletes at most `batch` rows of one table, children
@@ -22,7 +23,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from metrics.models import TrackedEvent
+from metrics.models import MetricPoint, TrackedEvent
 from metrics.rollups import tracked_events as rollups
 from traces.ingest.fold import renumber
 from traces.locks import lock_workspace
@@ -84,6 +85,7 @@ class Purge:
                 TrackedEvent.objects.filter(workspace=ws, timestamp__lt=cutoff),
                 before_delete=lambda batch, pks: rollups.subtract(batch),
             ),
+            Step("metric points", MetricPoint.objects.filter(workspace=ws, observed_at__lt=cutoff)),
             Step(
                 "conversations",
                 Session.objects.filter(

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from ninja.operation import PathView
 
+from metrics import otlp_api as otlp_metrics_api
 from traces import otlp_api
 
 from . import invitations, views
@@ -48,6 +49,7 @@ urlpatterns = [
     # OTLP/HTTP: the standard path, and the one the Langfuse SDK posts to.
     path("v1/traces", otlp_api.traces, name="otlp_traces"),
     path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
+    path("v1/metrics", otlp_metrics_api.metrics, name="otlp_metrics"),
     path("w/<slug:workspace>/settings/", include("backoffice.governance.urls")),
     path("", include("metrics.public_urls")),
 ]

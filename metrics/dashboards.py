@@ -13,6 +13,7 @@ CARD_FIELDS = [
     "kind",
     "source",
     "event_name",
+    "metric_name",
     "aggregation",
     "property",
     "filters",

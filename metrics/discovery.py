@@ -1,8 +1,8 @@
-"""The event names and property names found in a workspace's data, offered by the card form."""
+"""The event names, metric names and property names found in a workspace's data, offered by the card form."""
 
 from django.db import connections
 
-from .models import Source, TrackedEvent
+from .models import MetricPoint, Source, TrackedEvent
 from .sources import SOURCES
 
 # JSON keys are read from the latest rows only: enough to know the shape, never a table scan.
@@ -33,27 +33,44 @@ def event_names(workspace):
     )
 
 
-def json_keys(workspace, source, event_name=""):
-    """Keys of the JSON properties (events) or metadata (others) of the latest rows. Hits the database."""
+def metric_names(workspace):
+    """Distinct OTLP metric names. Hits the database (an index-only scan of metric_points_by_name)."""
+    return list(
+        MetricPoint.objects.filter(workspace=workspace)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()[:MAX_NAMES]
+    )
+
+
+def json_keys(workspace, source, name="", field=""):
+    """Keys of the JSON properties (events), attributes (OTLP metric points; `field` "resource" for their
+    resource's) or metadata (others) of the latest rows, of one event or metric `name` if given. Hits
+    the database."""
     spec = SOURCES[source]
+    field = field or spec.json_field
     rows = spec.queryset(workspace)
-    if source == Source.EVENTS and event_name:
-        rows = rows.filter(name=event_name)
-    rows = rows.order_by(f"-{spec.time_field}").values(spec.json_field)[:SAMPLE_ROWS]
+    if source in (Source.EVENTS, Source.OTLP_METRIC) and name:
+        rows = rows.filter(name=name)
+    rows = rows.order_by(f"-{spec.time_field}").values(field)[:SAMPLE_ROWS]
     connection = connections[rows.db]
     template = JSON_KEYS.get(connection.vendor)
     if template is None:
         return []
     inner, params = rows.query.sql_with_params()
-    sql = template.format(rows=inner, field=connection.ops.quote_name(spec.json_field), limit=MAX_NAMES)
+    sql = template.format(rows=inner, field=connection.ops.quote_name(field), limit=MAX_NAMES)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [key for (key,) in cursor.fetchall() if '"' not in key and not key.startswith("$")]
 
 
-def property_choices(workspace, source, event_name=""):
+def property_choices(workspace, source, name=""):
     """(key, label) of every property a card over this source can use: columns, then JSON keys."""
     spec = SOURCES[source]
     columns = [(column.key, column.label) for column in spec.columns]
-    found = [(f"{spec.json_prefix}{key}", "property") for key in json_keys(workspace, source, event_name)]
+    found = [(f"{spec.json_prefix}{key}", "property") for key in json_keys(workspace, source, name)]
+    if source == Source.OTLP_METRIC:
+        found = [(key, "attribute") for key, _ in found]
+        resource = json_keys(workspace, source, name, field="resource")
+        found += [(f"{spec.resource_prefix}{key}", "resource attribute") for key in resource]
     return columns + found

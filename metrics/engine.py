@@ -11,6 +11,8 @@ Count and rate cards over business events read whole days from their daily roll-
 (metrics.rollups.tracked_events), and count, rate and sum cards over runs, tasks and model calls from the
 daily trace roll-ups (traces.rollups.daily); only the partial days at the ends of the range come from the
 rows themselves, in the same query (see `_parts`), with the same result as reading every row.
+
+Cards over OTLP metric points take their own query (metrics.otlp_cards), which answers the same rows.
 """
 
 from dataclasses import dataclass, field
@@ -24,18 +26,20 @@ from django.db.models.functions import Coalesce
 
 from traces.rollups import daily_spec as rollup_spec
 
+from . import otlp_cards
 from .models import Aggregation, Bucket, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for
 from .sources import DAILY_EVENTS, DAILY_TRACES, SOURCES
 from .sql import BucketStart, JsonIsObject, group_sort, percentile
 
-PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
+PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P90: 0.9, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
 NEEDS_NUMBERS = {
     Aggregation.SUM,
     Aggregation.AVG,
     Aggregation.MIN,
     Aggregation.MAX,
     Aggregation.P50,
+    Aggregation.P90,
     Aggregation.P95,
     Aggregation.P99,
 }
@@ -314,6 +318,20 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
     ]
 
 
+def _card_rows(card, workspace, start, end, raw_bucket, daily_bucket, has_breakdown, result, **part_options):
+    """The aggregated rows of a card over [start, end) (see `_aggregate`); for an OTLP metric, also
+    sets result.unit."""
+    if card.source != Source.OTLP_METRIC:
+        parts = _parts(card, workspace, start, end, raw_bucket, daily_bucket, **part_options)
+        return _aggregate(card, parts, has_breakdown)
+    spec = SOURCES[card.source]
+    rows = spec.queryset(workspace).filter(name=card.metric_name, observed_at__gte=start, observed_at__lt=end)
+    rows, wanted = _all_match(rows, spec, card.filters or [], "f")
+    breakdown = spec.resolve(_breakdown(card)) if has_breakdown else None
+    rows, result.unit = otlp_cards.aggregate(card, rows.filter(wanted), raw_bucket, breakdown)
+    return rows
+
+
 def _value_sql(aggregation, vendor, subset):
     """SQL for the aggregation over all rows of a group, or over those meeting the rate condition."""
     value = "(CASE WHEN c = 1 THEN v END)" if subset else "v"
@@ -451,8 +469,10 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
         current = Case(When(**{f"{time}__gte": period.start}, then=Value(1)), default=Value(0))
         # Whole days are wholly in one period or the other: the day that holds the start is split.
         daily = Case(When(day__gte=_next_midnight(period.start).date(), then=Value(1)), default=Value(0))
-        parts = _parts(card, workspace, previous.start, period.end, current, daily, cuts=[period.start])
-        cells = {row[0]: _cell(row) for row in _aggregate(card, parts, False)}
+        rows = _card_rows(
+            card, workspace, previous.start, period.end, current, daily, False, result, cuts=[period.start]
+        )
+        cells = {row[0]: _cell(row) for row in rows}
         now_cell, before_cell = cells.get(1), cells.get(0)
         result.rows = now_cell.rows if now_cell else 0
         result.skipped = now_cell.skipped if now_cell else 0
@@ -473,13 +493,13 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
         start = result.buckets[0] if result.buckets else period.start
         raw, daily = BucketStart(time, result.bucket), BucketStart("day", result.bucket)
         # Buckets of a day or longer start at midnight: no day of the range is split.
-        parts = _parts(card, workspace, start, period.end, raw, daily, bucket=result.bucket)
+        rows = _card_rows(
+            card, workspace, start, period.end, raw, daily, has_breakdown, result, bucket=result.bucket
+        )
     else:
         start = period.start
         zero = Value(0, IntegerField())
-        parts = _parts(card, workspace, start, period.end, zero, zero)
-
-    rows = _aggregate(card, parts, has_breakdown)
+        rows = _card_rows(card, workspace, start, period.end, zero, zero, has_breakdown, result)
     groups = {}
     cells = {}
     for row in rows:

@@ -15,6 +15,7 @@ from .engine import (
     as_number,
 )
 from .models import Aggregation, Dashboard, DashboardCard, Kind, Source, TimeRange
+from .otlp_cards import AGGREGATIONS as METRIC_AGGREGATIONS
 from .sources import SOURCES
 
 FILTER_ROWS = 4
@@ -114,6 +115,7 @@ class CardForm(forms.ModelForm):
                     for part in ("property", "operator", "value"):
                         self.initial[f"{prefix}_{index}_{part}"] = rule.get(part, "")
         self.fields["event_name"].widget.attrs["list"] = "event-names"
+        self.fields["metric_name"].widget.attrs["list"] = "metric-names"
         for name in ("property", "breakdown", *[f"filter_{i}_property" for i in range(FILTER_ROWS)]):
             self.fields[name].widget.attrs["list"] = "property-names"
         for index in range(CONDITION_ROWS):
@@ -141,8 +143,16 @@ class CardForm(forms.ModelForm):
         kind, aggregation = data.get("kind"), data.get("aggregation")
         if source != Source.EVENTS:
             data["event_name"] = ""
+        if source == Source.OTLP_METRIC:
+            self._check_metric(kind, aggregation)
+        else:
+            data["metric_name"] = ""
+            if aggregation == Aggregation.LAST:
+                self.add_error("aggregation", "“Last value” is for OTLP metrics: pick another aggregation.")
 
-        if aggregation in NEEDS_PROPERTY:
+        if source == Source.OTLP_METRIC:
+            data["property"] = ""  # the value is the point's own
+        elif aggregation in NEEDS_PROPERTY:
             self._check_property("property", spec, numeric=aggregation in NEEDS_NUMBERS)
         else:
             data["property"] = ""
@@ -171,6 +181,19 @@ class CardForm(forms.ModelForm):
         else:
             data["custom_start"] = data["custom_end"] = None
         return data
+
+    def _check_metric(self, kind, aggregation):
+        name = (self.cleaned_data.get("metric_name") or "").strip()
+        self.cleaned_data["metric_name"] = name
+        if not name:
+            self.add_error("metric_name", "Name the metric to chart.")
+        if aggregation not in METRIC_AGGREGATIONS:
+            choices = ", ".join(
+                str(Aggregation(value).label) for value in Aggregation if value in METRIC_AGGREGATIONS
+            )
+            self.add_error("aggregation", f"An OTLP metric card shows one of: {choices}.")
+        if kind == Kind.RATE:
+            self.add_error("kind", "OTLP metric points have no rate: pick a number or a chart.")
 
     def _check_property(self, field, spec, numeric=False):
         key = (self.cleaned_data.get(field) or "").strip()

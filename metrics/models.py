@@ -97,6 +97,7 @@ class Source(models.TextChoices):
     RUNS = "runs", "Runs"
     TASKS = "tasks", "Tasks"
     MODEL_CALLS = "model_calls", "Model calls"
+    OTLP_METRIC = "otlp_metric", "OTLP metric"
 
 
 class Aggregation(models.TextChoices):
@@ -107,7 +108,9 @@ class Aggregation(models.TextChoices):
     DISTINCT_COUNT = "distinct_count", "Distinct count"
     MIN = "min", "Minimum"
     MAX = "max", "Maximum"
+    LAST = "last", "Last value"
     P50 = "p50", "Median (p50)"
+    P90 = "p90", "90th percentile"
     P95 = "p95", "95th percentile"
     P99 = "p99", "99th percentile"
 
@@ -162,6 +165,9 @@ class DashboardCard(models.Model):
     event_name = models.CharField(
         max_length=200, blank=True, help_text="Business events only; empty counts every event."
     )
+    metric_name = models.CharField(
+        max_length=200, blank=True, help_text="OTLP metrics only: the metric's name."
+    )
     aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.COUNT)
     property = models.CharField(max_length=200, blank=True, help_text="The value to sum, average, …")
     filters = models.JSONField(default=list, blank=True)
@@ -195,3 +201,71 @@ class DashboardCard(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class MetricType(models.TextChoices):
+    SUM = "sum", "Sum"
+    GAUGE = "gauge", "Gauge"
+    HISTOGRAM = "histogram", "Histogram"
+    EXPONENTIAL_HISTOGRAM = "exponential_histogram", "Exponential histogram"
+
+
+class Temporality(models.TextChoices):
+    NONE = "", "None (gauge)"
+    DELTA = "delta", "Delta"
+    CUMULATIVE = "cumulative", "Cumulative"
+
+
+class MetricPoint(models.Model):
+    """One data point of an OTLP metric (POST /v1/metrics), stored by metrics.otlp_ingest.
+
+    A series is the metric's name, type, unit and temporality with the resource and point attributes;
+    `series` is the md5 of their canonical JSON. A point is its series at a time: sent again, it is a
+    duplicate and skipped.
+
+    The fields as sent are kept (value; count, total (OTLP's sum), bounds, bucket_counts, minimum,
+    maximum; `observed_at` is OTLP's time, `started_at` its start time), and beside them what the point
+    adds over its own interval (`period_*`), which cards add up: the point itself for delta sums, delta
+    histograms and gauges; for a cumulative point, the increase over the series' previous point stored
+    when it arrived (the whole point after a reset or for the series' first).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=24, choices=MetricType.choices)
+    temporality = models.CharField(max_length=12, choices=Temporality.choices, blank=True)
+    monotonic = models.BooleanField(null=True)
+    resource = models.JSONField(default=dict)
+    attributes = models.JSONField(default=dict)
+    series = models.CharField(max_length=32)
+    started_at = models.DateTimeField(null=True)
+    observed_at = models.DateTimeField()
+    value = models.FloatField(null=True)
+    count = models.BigIntegerField(null=True)
+    total = models.FloatField(null=True)
+    minimum = models.FloatField(null=True)
+    maximum = models.FloatField(null=True)
+    bounds = models.JSONField(null=True)
+    bucket_counts = models.JSONField(null=True)
+    period_value = models.FloatField(null=True)
+    period_count = models.BigIntegerField(null=True)
+    period_total = models.FloatField(null=True)
+    period_bucket_counts = models.JSONField(null=True)
+
+    class Meta:
+        db_table = "metric_points"
+        constraints = [
+            # Ingest skips a point sent again (ON CONFLICT DO NOTHING), and finds a cumulative series'
+            # previous point through this index.
+            models.UniqueConstraint(fields=["workspace", "series", "observed_at"], name="metric_point_key"),
+        ]
+        indexes = [
+            # OTLP metric cards: one metric name over a time range; the card editor's metric names.
+            models.Index(fields=["workspace", "name", "observed_at"], name="metric_points_by_name"),
+            # `purge`: a workspace's points older than its retention.
+            models.Index(fields=["workspace", "observed_at"], name="metric_points_by_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.observed_at}"

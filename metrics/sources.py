@@ -1,8 +1,9 @@
-"""What a card can count: the four sources, their columns, and their JSON properties.
+"""What a card can count: the five sources, their columns, and their JSON properties.
 
 A property is either a column (`status`, `duration_ms`, `$name` for business events) or a key of the
-row's JSON: any key of a business event's properties (`amount`), or `metadata.<key>` for runs, tasks
-and model calls.
+row's JSON: any key of a business event's properties (`amount`), `metadata.<key>` for runs, tasks
+and model calls, and for OTLP metric points a point attribute (`gen_ai.request.model`) or
+`resource.<key>` for a resource attribute (`resource.service.name`).
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from django.db.models.functions import Cast
 from traces.models import Agent, ModelCall, Run, Task, TraceRollup
 from traces.rollups import daily_spec as rollup_spec
 
-from .models import Source, TrackedEvent, TrackedEventRollup
+from .models import MetricPoint, Source, TrackedEvent, TrackedEventRollup
 from .sql import JsonNonNumeric, JsonNumber, JsonText
 
 
@@ -96,6 +97,23 @@ class SourceSpec:
         return Property(key=key, label=key, json_field=self.json_field, json_key=json_key)
 
 
+@dataclass(frozen=True)
+class MetricPointSpec(SourceSpec):
+    """OTLP metric points: properties are their point attributes, or resource attributes after
+    `resource.`. Attribute keys hold dots themselves, so the prefix is the only split."""
+
+    resource_prefix: str = "resource."
+
+    def resolve(self, key):
+        key = (key or "").strip()
+        json_field, json_key = self.json_field, key
+        if key.startswith(self.resource_prefix):
+            json_field, json_key = "resource", key[len(self.resource_prefix) :]
+        if not json_key or json_key.startswith("$") or '"' in json_key or len(json_key) > 200:
+            return None
+        return Property(key=key, label=key, json_field=json_field, json_key=json_key)
+
+
 SOURCES = {
     Source.EVENTS: SourceSpec(
         key=Source.EVENTS,
@@ -174,6 +192,15 @@ SOURCES = {
             Column("ttft_ms", "Time to first token", "ttft_ms", numeric=True, unit="ms"),
             Column("cost", "Cost", "cost", numeric=True, unit="usd"),
         ),
+    ),
+    Source.OTLP_METRIC: MetricPointSpec(
+        key=Source.OTLP_METRIC,
+        label="OTLP metric points",
+        model=MetricPoint,
+        time_field="observed_at",
+        json_field="attributes",
+        json_prefix="",
+        columns=(),
     ),
 }
 

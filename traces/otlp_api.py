@@ -2,7 +2,8 @@
 
 Follows the OTLP/HTTP specification: protobuf or JSON bodies, gzip or deflate, sized or chunked; the
 answer is an ExportTraceServiceResponse in the request's encoding (with partial_success when spans were
-rejected), and failures carry a google.rpc.Status.
+rejected), and failures carry a google.rpc.Status. `receive` is that machinery for any signal: the
+other signals' endpoints call it with their own request message and store function.
 """
 
 import base64
@@ -54,11 +55,26 @@ class BadRequest(Exception):
 @login_not_required
 @require_POST
 def traces(request):
+    return receive(request, ExportTraceServiceRequest, export_traces)
+
+
+def export_traces(workspace, export):
+    outcome = ingest_spans(workspace, export)
+    answer = ExportTraceServiceResponse()
+    if outcome.rejected:
+        answer.partial_success.rejected_spans = len(outcome.rejected)
+        answer.partial_success.error_message = outcome.error_message
+    return answer
+
+
+def receive(request, message_class, store):
+    """Answer an OTLP/HTTP export request: `store(workspace, message)` keeps the parsed `message_class`
+    and returns the response message, sent back in the request's encoding."""
     content_type = CONTENT_TYPES.get(request.content_type)
     if content_type is None:
         return status(JSON, 415, f"Content-Type must be {PROTOBUF} or {JSON}")
     try:
-        return export_traces(request, content_type)
+        return export(request, content_type, message_class, store)
     except (OperationalError, InterfaceError):
         # The database cannot be reached: a retryable status, so the exporter keeps the spans and
         # sends them again (OTLP/HTTP retries 503 and honours Retry-After).
@@ -67,7 +83,7 @@ def traces(request):
         return response
 
 
-def export_traces(request, content_type):
+def export(request, content_type, message_class, store):
     if authenticate_key(request, api_key_from(request)) is None:
         response = status(content_type, 401, "a valid API key is required: Authorization: Bearer <key>")
         response["WWW-Authenticate"] = 'Bearer realm="backoffice"'
@@ -88,15 +104,10 @@ def export_traces(request, content_type):
     if body is None:
         return status(content_type, 413, f"body larger than {limit} bytes")
     try:
-        export = parse(body, content_type)
+        message = parse(body, content_type, message_class)
     except BadRequest as exc:
         return status(content_type, 400, str(exc))
-    outcome = ingest_spans(request.workspace, export)
-    answer = ExportTraceServiceResponse()
-    if outcome.rejected:
-        answer.partial_success.rejected_spans = len(outcome.rejected)
-        answer.partial_success.error_message = outcome.error_message
-    return encoded(content_type, 200, answer)
+    return encoded(content_type, 200, store(request.workspace, message))
 
 
 def api_key_from(request):
@@ -114,13 +125,14 @@ def api_key_from(request):
     return ""
 
 
-def parse(body, content_type):
-    export = ExportTraceServiceRequest()
+def parse(body, content_type, message_class=ExportTraceServiceRequest):
+    export = message_class()
+    name = message_class.DESCRIPTOR.name
     if content_type == PROTOBUF:
         try:
             export.ParseFromString(body)
         except DecodeError as exc:
-            raise BadRequest(f"body is not an ExportTraceServiceRequest in protobuf: {exc}") from None
+            raise BadRequest(f"body is not an {name} in protobuf: {exc}") from None
         return export
     try:
         payload = json.loads(body)
@@ -129,7 +141,7 @@ def parse(body, content_type):
     except RecursionError:
         raise BadRequest(f"body: nested deeper than {JSON_DEPTH} levels") from None
     if not isinstance(payload, dict):
-        raise BadRequest("body: must be an ExportTraceServiceRequest object in OTLP/JSON")
+        raise BadRequest(f"body: must be an {name} object in OTLP/JSON")
     # Measured without recursing, before the conversions below and the protobuf parser recurse.
     deep = too_deep(payload, JSON_DEPTH) and too_deep_path(payload, JSON_DEPTH)
     if deep:
@@ -138,7 +150,7 @@ def parse(body, content_type):
     try:
         json_format.ParseDict(hex_ids_to_base64(payload), export, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError) as exc:
-        raise BadRequest(f"body is not an ExportTraceServiceRequest in OTLP/JSON: {exc}") from None
+        raise BadRequest(f"body is not an {name} in OTLP/JSON: {exc}") from None
     return export
 
 

@@ -10,7 +10,7 @@ from backoffice.access import workspace_view
 from backoffice.models import Role
 
 from ..charts import figure_for
-from ..discovery import event_names, property_choices
+from ..discovery import event_names, metric_names, property_choices
 from ..display import card_view
 from ..engine import evaluate
 from ..forms import CardForm
@@ -54,9 +54,15 @@ def card_detail(request, dashboard, card):
     return render(request, template, context)
 
 
-def suggestions(request, source, event_name):
-    """Event names and property names for the form's datalists. Two queries."""
+def suggestions(request, source, event_name, metric_name):
+    """Event or metric names and property names for the form's datalists. Two queries (three for
+    OTLP metrics: their resource attributes too)."""
     source = source if source in Source.values else Source.RUNS
+    if source == Source.OTLP_METRIC:
+        return {
+            "metric_names": metric_names(request.workspace),
+            "property_names": property_choices(request.workspace, source, metric_name),
+        }
     return {
         "event_names": event_names(request.workspace),
         "property_names": property_choices(
@@ -67,7 +73,8 @@ def suggestions(request, source, event_name):
 
 def preview_context(request, form):
     """The preview of a card form: the card computed as it stands, or why it cannot be yet."""
-    context = suggestions(request, form["source"].value(), form["event_name"].value() or "")
+    names = (form["event_name"].value() or "", form["metric_name"].value() or "")
+    context = suggestions(request, form["source"].value(), *names)
     if form.is_bound and not form.is_valid():
         return {**context, "preview": None}
     card = form.instance

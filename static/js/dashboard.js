@@ -1,14 +1,16 @@
 // Dashboard behaviours: form fields that only apply to some choices, and drag-and-drop reordering.
 
 // Fields marked data-when="name=value1 value2" show only while the form's control `name` has one
-// of the values (the card form's kind/source/aggregation, the toolbar's custom range). With
-// data-disable-hidden, hidden inputs are also left out of the request.
+// of the values (the card form's kind/source/aggregation, the toolbar's custom range); several
+// conditions separated by ";" must all hold. With data-disable-hidden, hidden inputs are also left
+// out of the request.
 function applyWhen(form) {
   for (const element of form.querySelectorAll("[data-when]")) {
-    const [name, values] = element.dataset.when.split("=");
-    const control = form.elements[name];
-    if (!control) continue;
-    element.hidden = !values.split(" ").includes(control.value);
+    const conditions = element.dataset.when.split(";").map((condition) => condition.split("="));
+    if (conditions.some(([name]) => !form.elements[name])) continue;
+    element.hidden = !conditions.every(([name, values]) =>
+      values.split(" ").includes(form.elements[name].value),
+    );
     if ("disableHidden" in element.dataset) {
       for (const input of element.querySelectorAll("input, select")) input.disabled = element.hidden;
     }
