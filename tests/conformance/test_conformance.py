@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.expected import EXPECTED, FAILURE
+from tests.conformance.expected import EXPECTED, FAILURE, GAPS
 from tests.conformance.table import END, START, readme_table
 from tests.factories import make_api_key, make_workspace
 from traces.models import ChatMessage, ModelCall, Run, Task
@@ -211,9 +211,30 @@ def test_a_recorded_client_arrives_whole(live_server, client):
     wanted["refused"] = []
     if turns_match(stored.get("turns", []), wanted["turns"]):
         stored["turns"] = wanted["turns"]  # matched piece by piece: show the pieces, not the texts
-    stored_text, wanted_text = as_text(stored), as_text(wanted)
+    gaps = GAPS.get(client, {})
+    stored_text, wanted_text = as_text(without(stored, gaps)), as_text(without(wanted, gaps))
     diff = "\n".join(difflib.unified_diff(wanted_text, stored_text, "expected", "stored", lineterm="", n=2))
     assert stored_text == wanted_text, f"{client}: the stored rows differ from the expectation:\n{diff}"
+    closed = [
+        gap for gap in gaps if without(stored, gaps.keys() - {gap}) == without(wanted, gaps.keys() - {gap})
+    ]
+    assert not closed, f"{client}: {closed} now arrive as expected: take them off GAPS in expected.py"
+
+
+def without(rows, gaps):
+    """The rows less the known gaps: a whole section ("turns") or one field of it ("model_calls.cost")."""
+    rows = dict(rows)
+    for gap in gaps:
+        section, _, field = gap.partition(".")
+        value = rows.get(section)
+        if not field:
+            rows.pop(section, None)
+        elif isinstance(value, dict):
+            rows[section] = {key: item for key, item in value.items() if key != field}
+        elif isinstance(value, list):
+            items = ({key: item for key, item in row.items() if key != field} for row in value)
+            rows[section] = sorted(items, key=lambda row: json.dumps(row, sort_keys=True))
+    return rows
 
 
 def as_text(rows):
