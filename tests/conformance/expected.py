@@ -319,13 +319,11 @@ GAPS = {
     },
     "openinference-langgraph": {
         "model_calls.cost": COST_OF_UNKNOWN,
-        "run.metadata": "metadata",
         "turns": "the conversation: the classifier's messages",
         "graph": "the graph from langgraph_node metadata",
     },
     "openinference-openai": {
         "model_calls.cost": COST_OF_UNKNOWN,
-        "run.metadata": "metadata",
         "turns": "the conversation's tool turns",
     },
     "otel-js": {"model_calls.cost": COST_OF_UNKNOWN, "turns": "the conversation's tool turns"},
@@ -338,7 +336,6 @@ GAPS = {
     "otel-openai-v2-spans": {"model_calls.cost": COST_OF_UNKNOWN},
     "traceloop": {
         "model_calls": "one Anthropic call counted twice",
-        "run": "session, user and metadata (association properties)",
         "turns": "the conversation",
     },
 }

@@ -35,6 +35,7 @@ from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
 from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
 from .names import EXCEPTION_EVENT
+from .run_metadata import root_metadata, run_metadata, span_metadata
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -105,6 +106,7 @@ class TraceFacts:
     user_id: str | None = None
     name: str | None = None
     tags: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -272,7 +274,7 @@ def any_value(value, depth=1):
 
 
 def trace_facts(spans):
-    """Session, user, name and tags per trace: the root span's first, then any other span's."""
+    """Session, user, name, tags and metadata per trace: the root span's first, then any other span's."""
     traces = {}
     for span in sorted(spans, key=lambda s: not s.is_root):
         trace = traces.setdefault(span.trace_id, TraceFacts())
@@ -281,6 +283,7 @@ def trace_facts(spans):
         trace.user_id = trace.user_id or facts.user_id
         trace.name = trace.name or facts.trace_name
         trace.tags = trace.tags or facts.tags
+        trace.metadata = {**run_metadata(span_metadata(span.attrs)), **trace.metadata}
     return traces
 
 
@@ -323,7 +326,12 @@ def run_start_body(span, trace):
         "agent_id": (facts.agent_name or span.service)[:NAME_CHARS],
         "workflow": (trace.name or span.name)[:NAME_CHARS],
         "input": facts.input,
-        "metadata": {"service": span.service, "scope": span.scope, **facts.metadata},
+        "metadata": {
+            "service": span.service,
+            "scope": span.scope,
+            **root_metadata(span.attrs),
+            **trace.metadata,
+        },
         "tags": trace.tags,
     }
     if trace.session_id:
