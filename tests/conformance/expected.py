@@ -320,7 +320,6 @@ GAPS = {
     "openinference-langgraph": {
         "model_calls.cost": COST_OF_UNKNOWN,
         "turns": "the conversation: the classifier's messages",
-        "graph": "the graph from langgraph_node metadata",
     },
     "openinference-openai": {
         "model_calls.cost": COST_OF_UNKNOWN,

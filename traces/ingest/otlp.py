@@ -16,6 +16,7 @@ plain-text exchange included; the conversation takes the run's agent (see fold.s
 
 import base64
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,7 @@ from opentelemetry.semconv.attributes.exception_attributes import (
 )
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
+from traces.graphs.trace_graph import declared_graph
 from traces.models import Run, Task
 
 from . import REJECTED, ingest_batch, precheck
@@ -107,6 +109,7 @@ class TraceFacts:
     name: str | None = None
     tags: list = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    graph: dict | None = None
 
 
 @dataclass
@@ -274,8 +277,9 @@ def any_value(value, depth=1):
 
 
 def trace_facts(spans):
-    """Session, user, name, tags and metadata per trace: the root span's first, then any other span's."""
-    traces = {}
+    """Session, user, name, tags and metadata per trace: the root span's first, then any other span's;
+    and the graph the trace declares (see traces.graphs.trace_graph)."""
+    traces, metadatas, roots = {}, defaultdict(list), {}
     for span in sorted(spans, key=lambda s: not s.is_root):
         trace = traces.setdefault(span.trace_id, TraceFacts())
         facts = span.facts
@@ -283,7 +287,14 @@ def trace_facts(spans):
         trace.user_id = trace.user_id or facts.user_id
         trace.name = trace.name or facts.trace_name
         trace.tags = trace.tags or facts.tags
-        trace.metadata = {**run_metadata(span_metadata(span.attrs)), **trace.metadata}
+        metadata = span_metadata(span.attrs)
+        trace.metadata = {**run_metadata(metadata), **trace.metadata}
+        metadatas[span.trace_id].append(metadata)
+        if span.is_root:
+            roots[span.trace_id] = span.attrs
+    for trace_id, trace in traces.items():
+        if trace_id in roots:  # the graph goes with the run.start, made of the root span
+            trace.graph = declared_graph(roots[trace_id], metadatas[trace_id])
     return traces
 
 
@@ -334,6 +345,8 @@ def run_start_body(span, trace):
         },
         "tags": trace.tags,
     }
+    if trace.graph is not None:
+        body["graph"] = trace.graph
     if trace.session_id:
         body["session_id"] = trace.session_id
     if trace.user_id:
