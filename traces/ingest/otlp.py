@@ -38,6 +38,7 @@ from .checks import id_problem, time_problem
 from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
 from .names import EXCEPTION_EVENT
 from .run_metadata import root_metadata, run_metadata, span_metadata
+from .same_call import call_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -381,7 +382,7 @@ def llm_call_body(span, error):
     body = {
         "run_id": span.trace_id,
         "step_id": span.span_id,
-        "call_id": span.span_id,
+        "call_id": call_id(span.span_id, span.attrs),
         "model": (facts.model or "unknown")[:NAME_CHARS],
         "provider": (facts.provider or "")[:PROVIDER_CHARS],
         "prompt_tokens": facts.prompt_tokens,
