@@ -1,6 +1,7 @@
 from backoffice.models import Role
 from tests import workflows
-from tests.factories import make_member, make_workspace
+from tests.conformance.test_conformance import replay
+from tests.factories import make_api_key, make_member, make_workspace
 
 from .conftest import log_in
 
@@ -75,3 +76,24 @@ def test_an_operator_follows_a_run_through_its_dag_and_timeline(
     assert "1 run from" in page.inner_text(".graph-summary")
     screenshot("workflow-dag")
     assert errors == []
+
+
+def test_a_langgraph_run_shows_its_graphs_nodes_and_edges(transactional_db, live_server, page, screenshot):
+    workspace = make_workspace(slug="acme", name="Acme")
+    user = make_member(workspace, Role.VIEWER, username="ada")
+    _, key = make_api_key(workspace)
+    replay(live_server.url, key, "openinference-langgraph")  # what the real instrumentation sent
+    run = workspace.runs.get()
+    log_in(page, live_server, user.username)
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/w/acme/runs/{run.run_id}/dag/")
+    nodes = page.locator("svg.dag [data-node]")
+    assert sorted(nodes.evaluate_all("nodes => nodes.map(n => n.dataset.node)")) == [
+        "agent",
+        "classify",
+        "tools",
+    ]
+    assert page.locator("nav.segmented a[aria-current]").inner_text() == "Workflow"
+    assert "3 of 3 steps reached" in page.inner_text("main")
+    screenshot("run-dag-langgraph")

@@ -182,3 +182,13 @@ class DeclaredGraphToleranceTest(TestCase):
         ]
         graph = expanded(steps)
         self.assertEqual(set(graph.nodes), {"x", "y", "z"})
+
+    def test_a_top_level_task_around_the_declared_nodes_is_not_outside_the_workflow(self):
+        steps = [
+            Step(1, "root", None, "support-agent", "agent", "ok", 1),
+            Step(2, "graph", 1, "LangGraph", "function", "ok", 2),
+            Step(3, "a", 2, "a", "function", "ok", 3),
+            Step(4, "audit", None, "audit", "function", "ok", 4),
+        ]
+        graph = declared({"nodes": [{"id": "a"}]}, steps)
+        self.assertEqual(graph.outside, 1)  # audit, not the agent that ran the graph

@@ -116,13 +116,11 @@ class ConventionsTest(SimpleTestCase):
                 ),
                 "langfuse.observation.cost_details": json.dumps({"total": 0.00012345678912}),
                 "langfuse.observation.completion_start_time": json.dumps("2026-11-20T09:00:00.250000Z"),
-                "langfuse.trace.metadata.team": json.dumps("support"),
             }
         )
         self.assertEqual((facts.prompt_tokens, facts.completion_tokens, facts.cached_tokens), (30, 4, 20))
         self.assertEqual(facts.cost, Decimal("0.0001234568"))
         self.assertEqual(facts.completion_start.isoformat(), "2026-11-20T09:00:00.250000+00:00")
-        self.assertEqual(facts.metadata, {"team": "support"})
 
     def test_a_span_with_token_counts_but_no_kind_is_a_model_call(self):
         facts = read_span({"llm.token_count.prompt": "12", "llm.token_count.completion": 3})

@@ -120,6 +120,16 @@ class Flow:
                 ends = kids if step.type in FAN_OUT else kids[-1:]
                 self.exits[step.id] = [leaf for kid in ends for leaf in self.exits[kid.id]]
 
+    def holds(self, top, labels):
+        """Is the task, or a task under it, one of these labels?"""
+        stack = [top]
+        while stack:
+            step = stack.pop()
+            if step.label in labels:
+                return True
+            stack.extend(self.children.get(step.id, ()))
+        return False
+
     def groups(self):
         """(parent or None, children in order) for the top level and every task with children."""
         yield None, self.roots
@@ -229,7 +239,9 @@ def declared(definition, steps, trace=(), run_status=None):
         graph.edges.append(
             Edge(*pair, label=item.get("label") or "", taken=pair in taken, count=taken.get(pair, 0))
         )
-    graph.outside = sum(1 for step in flow.roots if step.label not in aliases)
+    # A top-level task that holds declared nodes is where the workflow ran (an OTLP trace's root span,
+    # around a LangGraph graph), not a task outside it.
+    graph.outside = sum(1 for step in flow.roots if not flow.holds(step, aliases))
     return graph
 
 

@@ -74,8 +74,13 @@ MODEL_CALL_KINDS = {
     "completion",
 }
 
-SESSION_KEYS = (OI.SESSION_ID, gen_ai.GEN_AI_CONVERSATION_ID, Langfuse.TRACE_SESSION_ID)
-USER_KEYS = (OI.USER_ID, Langfuse.TRACE_USER_ID, ENDUSER_ID)
+SESSION_KEYS = (
+    OI.SESSION_ID,
+    gen_ai.GEN_AI_CONVERSATION_ID,
+    Langfuse.TRACE_SESSION_ID,
+    OpenLLMetry.ASSOCIATED_SESSION_ID,
+)
+USER_KEYS = (OI.USER_ID, Langfuse.TRACE_USER_ID, ENDUSER_ID, OpenLLMetry.ASSOCIATED_USER_ID)
 TAG_KEYS = (OI.TAG_TAGS, Langfuse.TRACE_TAGS)
 TRACE_NAME_KEYS = (Langfuse.TRACE_NAME,)
 AGENT_KEYS = (gen_ai.GEN_AI_AGENT_NAME, gen_ai.GEN_AI_AGENT_ID)
@@ -146,7 +151,6 @@ MESSAGES_KEYS = {"input": OI.LLM_INPUT_MESSAGES, "output": OI.LLM_OUTPUT_MESSAGE
 # The GenAI request parameters (gen_ai.request.temperature…): a namespace, of which no constant names
 # the whole; the model is read apart.
 REQUEST_PREFIX = "gen_ai.request."
-METADATA_PREFIXES = (Langfuse.TRACE_METADATA + ".", Langfuse.OBSERVATION_METADATA + ".")
 
 NAME_CHARS = ID_CHARS  # an error type is shown as a name
 
@@ -177,7 +181,6 @@ class SpanFacts:
     trace_name: str | None = None
     agent_name: str | None = None
     tags: list = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
     attributes: dict = field(default_factory=dict)
     model: str | None = None
     provider: str | None = None
@@ -214,7 +217,6 @@ def read_span(attrs):
     facts.trace_name = text(first(attrs, *TRACE_NAME_KEYS))
     facts.agent_name = text(first(attrs, *AGENT_KEYS))
     facts.tags = read_tags(attrs)
-    facts.metadata = read_metadata(attrs)
     read_model(facts, attrs)
     if facts.kind is None and facts.has_usage:
         facts.type = "llm"
@@ -300,19 +302,6 @@ def read_tags(attrs):
         if isinstance(value, list):
             tags.extend(str(tag)[:200] for tag in value if tag not in (None, ""))
     return list(dict.fromkeys(tags))
-
-
-def read_metadata(attrs):
-    metadata = {}
-    for key in (OI.METADATA, Langfuse.TRACE_METADATA, Langfuse.OBSERVATION_METADATA):
-        value = parse_json(attrs.get(key))
-        if isinstance(value, dict):
-            metadata.update(value)
-    for key, value in attrs.items():
-        for prefix in METADATA_PREFIXES:
-            if key.startswith(prefix):
-                metadata[key[len(prefix) :]] = parse_json(value)
-    return metadata
 
 
 def read_model(facts, attrs):

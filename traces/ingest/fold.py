@@ -13,6 +13,8 @@ the same rows whatever the order:
   event naming them with it (settle_session_people);
 - an agent's payload mode cuts the batch's payloads before they are stored, and what was stored before
   when a new mode, or a run's agent, arrives late (see recut);
+- model calls that report the same response (call id `response:<id>`) are one row, whose fields
+  merge by rules that pick by value, not by arrival (see same_call);
 - links to rows that may arrive later (a task's parent, a model call's task) are kept as external
   ids and resolved in SQL at the end of every batch;
 - sequences, run and session roll-ups are recomputed from the stored rows for what the batch touched;
@@ -53,6 +55,7 @@ from traces.rollups.sessions import refresh_sessions
 from . import order, policy
 from .pricing import PriceBook
 from .recut import recut
+from .same_call import SameCalls
 from .sinks import sink_for
 
 RUN_STATUS = {
@@ -221,6 +224,7 @@ class Fold:
 
     def apply(self):
         self.load_runs()
+        self.same_calls = SameCalls(self.runs, self.of_type("llm.call"))
         # Nothing is written yet, and the runs seen before are loaded: take away what the rows this
         # batch may change add to the daily roll-ups; they are added back as they stand after.
         subtract(self.rollup_scope())
@@ -229,11 +233,12 @@ class Fold:
         self.fold_sessions()
         created_runs = self.fold_runs()
         created_tasks = self.fold_tasks()
-        calls = self.model_call_rows()
+        calls = self.same_calls.merge(self.model_call_rows())
         self.prefill_totals(created_runs, created_tasks, calls)
         self.insert_runs_and_tasks(created_runs, created_tasks)
         # A call id seen before keeps its first row: the client retried the same call.
         bulk.append(ModelCall, calls, ignore_conflicts=True)
+        self.same_calls.update_stored()
         self.insert_messages()
         self.insert_events()
         for event_type in {e.type for e in self.events}:
@@ -264,6 +269,7 @@ class Fold:
                 task_keys.add((run, body.step_id))
             if event.type == "llm.call":
                 call_keys.add((run, body.call_id or event.id))
+        task_keys |= self.same_calls.task_keys()  # a merged call may leave the task that shows it
         return Scope.of(
             runs=starts,
             run_rows=pk.values(),

@@ -38,6 +38,10 @@ class OpenLLMetry:
     CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
     # A span event per chunk of a streamed reply (the current name, then the older one).
     COMPLETION_CHUNK_EVENTS = ("gen_ai.content.completion.chunk", "llm.content.completion.chunk")
+    # `Traceloop.set_association_properties({...})`: one attribute per key, on every span of the trace.
+    ASSOCIATION_PROPERTIES = "traceloop.association.properties"
+    ASSOCIATED_SESSION_ID = ASSOCIATION_PROPERTIES + ".session_id"
+    ASSOCIATED_USER_ID = ASSOCIATION_PROPERTIES + ".user_id"
 
 
 # The span event OpenInference records when a streamed reply's first token arrives (a literal in its

@@ -16,6 +16,7 @@ plain-text exchange included; the conversation takes the run's agent (see fold.s
 
 import base64
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,12 +30,15 @@ from opentelemetry.semconv.attributes.exception_attributes import (
 )
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
+from traces.graphs.trace_graph import declared_graph
 from traces.models import Run, Task
 
 from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
 from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
 from .names import EXCEPTION_EVENT
+from .run_metadata import root_metadata, run_metadata, span_metadata
+from .same_call import call_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -105,6 +109,8 @@ class TraceFacts:
     user_id: str | None = None
     name: str | None = None
     tags: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    graph: dict | None = None
 
 
 @dataclass
@@ -272,8 +278,9 @@ def any_value(value, depth=1):
 
 
 def trace_facts(spans):
-    """Session, user, name and tags per trace: the root span's first, then any other span's."""
-    traces = {}
+    """Session, user, name, tags and metadata per trace: the root span's first, then any other span's;
+    and the graph the trace declares (see traces.graphs.trace_graph)."""
+    traces, metadatas, roots = {}, defaultdict(list), {}
     for span in sorted(spans, key=lambda s: not s.is_root):
         trace = traces.setdefault(span.trace_id, TraceFacts())
         facts = span.facts
@@ -281,6 +288,14 @@ def trace_facts(spans):
         trace.user_id = trace.user_id or facts.user_id
         trace.name = trace.name or facts.trace_name
         trace.tags = trace.tags or facts.tags
+        metadata = span_metadata(span.attrs)
+        trace.metadata = {**run_metadata(metadata), **trace.metadata}
+        metadatas[span.trace_id].append(metadata)
+        if span.is_root:
+            roots[span.trace_id] = span.attrs
+    for trace_id, trace in traces.items():
+        if trace_id in roots:  # the graph goes with the run.start, made of the root span
+            trace.graph = declared_graph(roots[trace_id], metadatas[trace_id])
     return traces
 
 
@@ -323,9 +338,16 @@ def run_start_body(span, trace):
         "agent_id": (facts.agent_name or span.service)[:NAME_CHARS],
         "workflow": (trace.name or span.name)[:NAME_CHARS],
         "input": facts.input,
-        "metadata": {"service": span.service, "scope": span.scope, **facts.metadata},
+        "metadata": {
+            "service": span.service,
+            "scope": span.scope,
+            **root_metadata(span.attrs),
+            **trace.metadata,
+        },
         "tags": trace.tags,
     }
+    if trace.graph is not None:
+        body["graph"] = trace.graph
     if trace.session_id:
         body["session_id"] = trace.session_id
     if trace.user_id:
@@ -360,7 +382,7 @@ def llm_call_body(span, error):
     body = {
         "run_id": span.trace_id,
         "step_id": span.span_id,
-        "call_id": span.span_id,
+        "call_id": call_id(span.span_id, span.attrs),
         "model": (facts.model or "unknown")[:NAME_CHARS],
         "provider": (facts.provider or "")[:PROVIDER_CHARS],
         "prompt_tokens": facts.prompt_tokens,
