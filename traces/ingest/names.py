@@ -34,6 +34,12 @@ class Langfuse:
 
 class OpenLLMetry:
     SPAN_KIND = "traceloop.span.kind"
+    # A decorated function's arguments and return value (@workflow, @task, @agent, @tool).
+    ENTITY_INPUT = "traceloop.entity.input"
+    ENTITY_OUTPUT = "traceloop.entity.output"
+    # Set with Traceloop.set_association_properties(); the conversation and the user are two of them.
+    SESSION_ID = "traceloop.association.properties.session_id"
+    USER_ID = "traceloop.association.properties.user_id"
     LLM_REQUEST_TYPE = "llm.request.type"
     CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
     # A span event per chunk of a streamed reply (the current name, then the older one).
