@@ -146,7 +146,7 @@ VALUE_KEYS = {
     "input": (OI.INPUT_VALUE, OI.INPUT_MIME_TYPE),
     "output": (OI.OUTPUT_VALUE, OI.OUTPUT_MIME_TYPE),
 }
-LANGFUSE_PAYLOAD_KEYS = {
+SDK_PAYLOAD_KEYS = {
     "input": (Langfuse.OBSERVATION_INPUT, Langfuse.TRACE_INPUT, OpenLLMetry.ENTITY_INPUT),
     "output": (Langfuse.OBSERVATION_OUTPUT, Langfuse.TRACE_OUTPUT, OpenLLMetry.ENTITY_OUTPUT),
 }
@@ -481,7 +481,7 @@ def first_payload(attrs, direction):
         if attrs.get(mime_type_key) == "text/plain":
             return value
         return parse_json(value)
-    for key in LANGFUSE_PAYLOAD_KEYS[direction]:
+    for key in SDK_PAYLOAD_KEYS[direction]:
         if attrs.get(key) is not None:
             return parse_json(attrs[key])
     return None
