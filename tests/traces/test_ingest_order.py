@@ -1,5 +1,6 @@
 """The fold gives the same rows whatever order a run's events arrive in, in one batch or many."""
 
+import json
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -275,6 +276,10 @@ class OrderRulesPropertyTest(RollupsAreCurrent, TestCase):
         self.assert_rollups_current(workspace)
 
 
+def said(role, content):
+    return {"role": role, "content": content}
+
+
 def otlp_trace():
     """A root span with plain text in and out, which does not name the conversation, an intent
     classifier and a model call under it that do: the model call's three messages are the turns (the
@@ -291,7 +296,7 @@ def otlp_trace():
             "classify",
             attributes={
                 **chat,
-                "input.value": '[{"role": "system", "content": "Classify."}, {"role": "user", "content": "Order A-1?"}]',
+                "input.value": json.dumps([said("system", "Classify."), said("user", "Order A-1?")]),
                 "output.value": '[{"role": "assistant", "content": "shipping"}]',
             },
         ):
@@ -304,7 +309,7 @@ def otlp_trace():
                     "gen_ai.usage.input_tokens": 10,
                     "gen_ai.usage.output_tokens": 5,
                     "user.id": "u-otlp",
-                    "input.value": '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Order A-1?"}]',
+                    "input.value": json.dumps([said("system", "Be brief."), said("user", "Order A-1?")]),
                     "output.value": '[{"role": "assistant", "content": "Shipped."}]',
                 },
             ),
