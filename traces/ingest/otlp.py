@@ -36,7 +36,7 @@ from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
 from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, read_span
 from .names import EXCEPTION_EVENT
-from .turns import conversation, drop_superseded_turns, span_call, span_exchange, stored_calls
+from .turns import Conversation, conversation, drop_superseded_turns, span_call, span_exchange, stored_calls
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SPAN_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -450,8 +450,7 @@ def span_error(span):
 
 def conversation_events(workspace, traces, spans):
     """The conversation of every trace that names one, from its spans in this request and its tasks
-    stored before (see turns): [(message event, owning span key or None)], and each run's turns as
-    {event id: (time, step id)}."""
+    stored before (see turns): [(message event, owning span key or None)], and {run_id: Conversation}."""
     named = {trace_id: facts.session_id for trace_id, facts in traces.items() if facts.session_id}
     if not named:
         return [], {}
@@ -467,8 +466,10 @@ def conversation_events(workspace, traces, spans):
             exchanges[span.trace_id] = span_exchange(span)
     events, conversations = [], {}
     for run_id, session_id in named.items():
-        conversations[run_id] = {}
-        for turn in conversation(calls[run_id], exchanges.get(run_id)):
+        exchange = exchanges.get(run_id)
+        sources = [call.step_id for call in calls[run_id] + ([exchange] if exchange else [])]
+        conversations[run_id] = Conversation(steps=set(sources))
+        for turn in conversation(calls[run_id], exchange):
             body = {
                 "session_id": session_id,
                 "role": turn.role,
@@ -479,5 +480,5 @@ def conversation_events(workspace, traces, spans):
             owner = f"{run_id}:{turn.step_id}"
             raw = event(turn.event_id(session_id, run_id), "message", turn.at, body)
             events.append((raw, owner if owner in sent_now else None))
-            conversations[run_id][raw["id"]] = (turn.at, turn.step_id)
+            conversations[run_id].turns[raw["id"]] = (turn.at, turn.step_id)
     return events, conversations

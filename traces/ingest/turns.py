@@ -76,6 +76,15 @@ class Turn:
         )
 
 
+@dataclass
+class Conversation:
+    """What a run's spans say of its conversation: its turns ({event id: (time, step id)}) and the
+    steps whose messages were read for them (a turn of another step is none of this module's)."""
+
+    steps: set
+    turns: dict = field(default_factory=dict)
+
+
 def canonical(content):
     return json.dumps(content, sort_keys=True, ensure_ascii=False)
 
@@ -202,13 +211,18 @@ def stored_messages(payload):
 def drop_superseded_turns(workspace, conversations):
     """Delete the turns these runs' spans gave before that their conversation no longer holds, or holds
     at another time or step, and their message events; renumber and refresh the sessions they were
-    in. `conversations`: {run_id: {event id: (time, step id)}}. One query when nothing is superseded."""
+    in. `conversations`: {run_id: Conversation}. One query when nothing is superseded."""
     if not conversations:
         return
     stored = ChatMessage.objects.filter(
         workspace=workspace, run__run_id__in=list(conversations), event_id__startswith=MESSAGE_KEY_PREFIX
     ).values_list("pk", "run__run_id", "event_id", "created_at", "step_id", "session_id")
-    superseded = [row for row in stored if conversations[row[1]].get(row[2]) != (row[3], row[4])]
+    superseded = [
+        row
+        for row in stored
+        if row[4] in conversations[row[1]].steps
+        and conversations[row[1]].turns.get(row[2]) != (row[3], row[4])
+    ]
     if not superseded:
         return
     with transaction.atomic():
