@@ -1,12 +1,15 @@
 """Which chat turns a run's conversation shows, from its spans (traces.ingest.turns), one rule a test."""
 
 import json
+from datetime import UTC, datetime
 
 from django.test import TestCase
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from tests.factories import make_workspace
 from tests.otel import recording_tracer
+from traces.ingest import ingest_batch
+from traces.ingest.conventions import message_key
 from traces.ingest.otlp import ingest_spans
 from traces.models import ChatMessage, Event, Session, Task
 
@@ -181,6 +184,33 @@ class ConversationTurnsTest(TestCase):
         self.assertEqual(
             sorted(Event.objects.filter(workspace=workspace).values_list("event_id", "id")), before
         )
+
+    def test_a_turn_given_another_way_stays_when_the_spans_come_again(self):
+        # A turn of a step whose span carries no messages (as OTLP log records can give one).
+        spans = spans_of(CONVERSATION)
+        workspace = self.ingest(spans)
+        run_id = format(spans[0].context.trace_id, "032x")
+        body = {
+            "session_id": "conv-turns",
+            "role": "user",
+            "content": "Thanks!",
+            "run_id": run_id,
+            "step_id": "0" * 16,
+        }
+        at = datetime.now(UTC).isoformat()
+        ingest_batch(
+            workspace,
+            [
+                {
+                    "id": message_key(run_id, "user", "Thanks!", 0),
+                    "type": "message",
+                    "timestamp": at,
+                    "body": body,
+                }
+            ],
+        )
+        self.ingest(spans, workspace)
+        self.assertEqual(turns(workspace), [*TURNS, ("user", "Thanks!")])
 
 
 class LangfuseTurnsTest(TestCase):
