@@ -317,17 +317,10 @@ GAPS = {
         "model_calls.cost": COST_OF_UNKNOWN,
         "model_calls.cost_split": "the input/output split of a sent cost",
         "model_calls.cached_tokens": "cached tokens of usage details",
-        "turns": "the conversation: @observe input and the classifier's messages",
     },
-    "openinference-langgraph": {
-        "model_calls.cost": COST_OF_UNKNOWN,
-        "turns": "the conversation: the classifier's messages",
-    },
-    "openinference-openai": {
-        "model_calls.cost": COST_OF_UNKNOWN,
-        "turns": "the conversation's tool turns",
-    },
-    "otel-js": {"model_calls.cost": COST_OF_UNKNOWN, "turns": "the conversation's tool turns"},
+    "openinference-langgraph": {"model_calls.cost": COST_OF_UNKNOWN},
+    "openinference-openai": {"model_calls.cost": COST_OF_UNKNOWN},
+    "otel-js": {"model_calls.cost": COST_OF_UNKNOWN},
     "otel-openai-v2-events": {
         "model_calls.cost": COST_OF_UNKNOWN,
         "model_calls.finish_reason": "the streamed reply's finish reason",
@@ -335,10 +328,7 @@ GAPS = {
         "turns": "the conversation (log records)",
     },
     "otel-openai-v2-spans": {"model_calls.cost": COST_OF_UNKNOWN},
-    "traceloop": {
-        "model_calls.cost": COST_OF_UNKNOWN,
-        "turns": "the conversation",
-    },
+    "traceloop": {"model_calls.cost": COST_OF_UNKNOWN},
 }
 GAPS["langfuse-latest"] = GAPS["langfuse-3"]
 GAPS["otel-openai-v2-logs"] = GAPS["otel-openai-v2-events"]

@@ -1,5 +1,6 @@
 """The fold gives the same rows whatever order a run's events arrive in, in one batch or many."""
 
+import json
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -275,33 +276,46 @@ class OrderRulesPropertyTest(RollupsAreCurrent, TestCase):
         self.assert_rollups_current(workspace)
 
 
+def said(role, content):
+    return {"role": role, "content": content}
+
+
 def otlp_trace():
-    """A root span with plain text in and out, which does not name the conversation, and a model call
-    under it that does: four turns."""
+    """A root span with plain text in and out, which does not name the conversation, an intent
+    classifier and a model call under it that do: the model call's three messages are the turns (the
+    root's exchange and the classifier's messages are not), whichever request brings which span."""
     tracer, exporter = recording_tracer()
     root_attributes = {
         "gen_ai.agent.name": "otlp-agent",
         "input.value": "Where is my order?",
         "output.value": "It ships tomorrow.",
     }
-    with (
-        tracer.start_as_current_span("turn", attributes=root_attributes),
-        tracer.start_as_current_span(
-            "chat",
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "session.id": "s-otlp"}
+    with tracer.start_as_current_span("turn", attributes=root_attributes):
+        with tracer.start_as_current_span(
+            "classify",
             attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.input_tokens": 10,
-                "gen_ai.usage.output_tokens": 5,
-                "session.id": "s-otlp",
-                "user.id": "u-otlp",
-                "input.value": '[{"role": "user", "content": "Order A-1?"}]',
-                "output.value": '[{"role": "assistant", "content": "Shipped."}]',
+                **chat,
+                "input.value": json.dumps([said("system", "Classify."), said("user", "Order A-1?")]),
+                "output.value": '[{"role": "assistant", "content": "shipping"}]',
             },
-        ),
-        tracer.start_as_current_span("lookup"),
-    ):
-        pass
+        ):
+            pass
+        with (
+            tracer.start_as_current_span(
+                "chat",
+                attributes={
+                    **chat,
+                    "gen_ai.usage.input_tokens": 10,
+                    "gen_ai.usage.output_tokens": 5,
+                    "user.id": "u-otlp",
+                    "input.value": json.dumps([said("system", "Be brief."), said("user", "Order A-1?")]),
+                    "output.value": '[{"role": "assistant", "content": "Shipped."}]',
+                },
+            ),
+            tracer.start_as_current_span("lookup"),
+        ):
+            pass
     return list(exporter.get_finished_spans())
 
 
@@ -325,7 +339,10 @@ class OtlpSessionOrderPropertyTest(RollupsAreCurrent, TestCase):
         cls.expected = snapshot(ingest_span_requests(SPANS, []), payloads=False)
 
     def test_the_reference_has_every_turn_and_the_agent(self):
-        self.assertEqual(len(self.expected["turns"]), 4)
+        self.assertEqual(
+            sorted(turn["content"] for turn in self.expected["turns"]),
+            ["Be brief.", "Order A-1?", "Shipped."],
+        )
         self.assertEqual([s["agent"] for s in self.expected["sessions"]], ["otlp-agent"])
         self.assertEqual([s["user_id"] for s in self.expected["sessions"]], ["u-otlp"])
 

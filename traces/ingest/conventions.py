@@ -131,6 +131,8 @@ PAYLOAD_KEYS = {
     Langfuse.OBSERVATION_OUTPUT,
     Langfuse.TRACE_INPUT,
     Langfuse.TRACE_OUTPUT,
+    OpenLLMetry.ENTITY_INPUT,
+    OpenLLMetry.ENTITY_OUTPUT,
 }
 PAYLOAD_PREFIXES = (
     OI.LLM_INPUT_MESSAGES + ".",
@@ -138,14 +140,15 @@ PAYLOAD_PREFIXES = (
     gen_ai.GEN_AI_PROMPT + ".",
     gen_ai.GEN_AI_COMPLETION + ".",
 )
-# By direction: OpenInference's value and its mime type, Langfuse's values, OpenInference's messages.
+# By direction: OpenInference's value and its mime type, Langfuse's and OpenLLMetry's values,
+# OpenInference's messages.
 VALUE_KEYS = {
     "input": (OI.INPUT_VALUE, OI.INPUT_MIME_TYPE),
     "output": (OI.OUTPUT_VALUE, OI.OUTPUT_MIME_TYPE),
 }
-LANGFUSE_PAYLOAD_KEYS = {
-    "input": (Langfuse.OBSERVATION_INPUT, Langfuse.TRACE_INPUT),
-    "output": (Langfuse.OBSERVATION_OUTPUT, Langfuse.TRACE_OUTPUT),
+SDK_PAYLOAD_KEYS = {
+    "input": (Langfuse.OBSERVATION_INPUT, Langfuse.TRACE_INPUT, OpenLLMetry.ENTITY_INPUT),
+    "output": (Langfuse.OBSERVATION_OUTPUT, Langfuse.TRACE_OUTPUT, OpenLLMetry.ENTITY_OUTPUT),
 }
 MESSAGES_KEYS = {"input": OI.LLM_INPUT_MESSAGES, "output": OI.LLM_OUTPUT_MESSAGES}
 # The GenAI request parameters (gen_ai.request.temperature…): a namespace, of which no constant names
@@ -441,8 +444,14 @@ def read_payloads(facts, attrs):
             facts.input_messages = as_messages(raw_input, default_role="user")
         if not facts.output_messages:
             facts.output_messages = as_messages(raw_output, default_role="assistant")
-    facts.input = facts.input_messages or raw_input
-    facts.output = facts.output_messages or raw_output
+    if facts.type == "llm":
+        facts.input = facts.input_messages or raw_input
+        facts.output = facts.output_messages or raw_output
+    else:
+        # Any other span keeps its own value (a LangGraph chain's state) when it has one, even when the
+        # instrumentation also lists the messages found in it; those stay in input_messages.
+        facts.input = raw_input if raw_input is not None else facts.input_messages or None
+        facts.output = raw_output if raw_output is not None else facts.output_messages or None
 
 
 def first_payload(attrs, direction):
@@ -456,7 +465,7 @@ def first_payload(attrs, direction):
         if attrs.get(mime_type_key) == "text/plain":
             return value
         return parse_json(value)
-    for key in LANGFUSE_PAYLOAD_KEYS[direction]:
+    for key in SDK_PAYLOAD_KEYS[direction]:
         if attrs.get(key) is not None:
             return parse_json(attrs[key])
     return None
@@ -491,7 +500,21 @@ def flattened_messages(attrs, direction):
     if rows:
         return [m for m in map(openinference_message, rows) if m]
     legacy = gen_ai.GEN_AI_PROMPT + "." if direction == "input" else gen_ai.GEN_AI_COMPLETION + "."
-    return [m for m in map(normalize_message, unflatten(attrs, legacy)) if m]
+    return [m for m in map(normalize_message, map(legacy_message, unflatten(attrs, legacy))) if m]
+
+
+def legacy_message(row):
+    """An OpenLLMetry `gen_ai.prompt.N.*` / `gen_ai.completion.N.*` row as an OpenAI-style message: its
+    flattened `tool_calls.K.{id,name,arguments}` become the message's tool calls."""
+    calls = unflatten(row, "tool_calls.")
+    if not calls:
+        return row
+    message = {key: value for key, value in row.items() if not key.startswith("tool_calls.")}
+    message["tool_calls"] = [
+        {"id": call.get("id"), "function": {"name": call.get("name"), "arguments": call.get("arguments")}}
+        for call in calls
+    ]
+    return message
 
 
 def unflatten(attrs, prefix):
@@ -609,7 +632,10 @@ def shape_part(part):
 
 
 def as_messages(value, default_role):
-    """Messages from a hand-logged value: a list of messages, one message, or plain text."""
+    """Messages from a hand-logged value: a list of messages, one message, a request body holding them
+    (`{"messages": [...], "tools": ...}`, as Langfuse's OpenAI integration logs one), or plain text."""
+    if isinstance(value, dict) and isinstance(value.get("messages"), list) and "role" not in value:
+        value = value["messages"]
     if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
         return [m for m in map(normalize_message, value) if m]
     if isinstance(value, dict) and "role" in value:
@@ -620,7 +646,10 @@ def as_messages(value, default_role):
     return []
 
 
+MESSAGE_KEY_PREFIX = "otlp:msg:"
+
+
 def message_key(scope, role, content, occurrence):
     """The same turn seen again (a later call resends the history) gets the same event id."""
     canonical = json.dumps([scope, role, content, occurrence], sort_keys=True, ensure_ascii=False)
-    return "otlp:msg:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    return MESSAGE_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()[:40]

@@ -34,6 +34,9 @@ class Langfuse:
 
 class OpenLLMetry:
     SPAN_KIND = "traceloop.span.kind"
+    # A decorated function's arguments and return value (@workflow, @task, @agent, @tool).
+    ENTITY_INPUT = "traceloop.entity.input"
+    ENTITY_OUTPUT = "traceloop.entity.output"
     LLM_REQUEST_TYPE = "llm.request.type"
     CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
     # A span event per chunk of a streamed reply (the current name, then the older one).

@@ -4,14 +4,15 @@ A trace is a run (`run_id` = the trace id in 32 hex characters) and every span a
 span id in 16). The root span also starts and ends the run; a span that is a call to a model by its
 convention is also a model call (see conventions.MODEL_CALL_KINDS); span events are lines of the run's
 event log under their span (`log` events without a step of their own), and an exception is also the
-failed task's error; chat messages found on a span become conversation turns when the trace names a
-session.
+failed task's error; the chat messages of the calls that answer the user become the conversation's
+turns when the trace names a session (see turns).
 
 Each event's id is derived from the trace, the span and the event's role, so a span sent again is a
 duplicate and not a second row, and the fold's order-independence covers spans that arrive split
 over several requests, in any order. Any span may name the conversation: spans stored before a later
-request named it join it then, with the turns they would have had (earlier_turns), the root span's
-plain-text exchange included; the conversation takes the run's agent (see fold.settle_session_people).
+request named it join it then, with the turns they would have had (conversation_events reads the
+run's stored tasks beside the request's spans); the conversation takes the run's agent (see
+fold.settle_session_people).
 """
 
 import base64
@@ -20,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db import transaction
 from openinference.semconv.trace import SpanAttributes as OI
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.semconv.attributes.exception_attributes import (
@@ -31,17 +32,17 @@ from opentelemetry.semconv.attributes.exception_attributes import (
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from traces.graphs.trace_graph import declared_graph
-from traces.models import Run, Task
+from traces.models import Run
 
 from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
-from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
+from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, read_span
 from .names import EXCEPTION_EVENT
 from .run_metadata import root_metadata, run_metadata, span_metadata
 from .same_call import call_id
+from .turns import Conversation, conversation, drop_superseded_turns, span_call, span_exchange, stored_calls
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND = timedelta(microseconds=1)
 SPAN_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 UNKNOWN_SERVICE = "unknown_service"
 NAME_CHARS = 200
@@ -51,8 +52,6 @@ PROVIDER_CHARS = 100  # model_call_stats.provider
 ATTRIBUTE_DEPTH = 32
 # Attributes that become ids of the run record, by the body field they fill.
 LINK_ATTRIBUTES = {"session_id": OI.SESSION_ID, "user_id": OI.USER_ID}
-# The tasks whose payloads may be chat messages: model calls and agent invocations.
-MESSAGE_TASK_TYPES = ("llm", "agent")
 # How many rejected spans the partial-success message names; the count covers all of them.
 REASONS_SHOWN = 5
 
@@ -140,8 +139,7 @@ def ingest_spans(workspace, request):
             workspace=workspace, run_id__in=missing, session__isnull=False
         ).values_list("run_id", "session__session_id"):
             traces[run_id].session_id = session_id
-    events = earlier_turns(workspace, traces, spans)
-    owners = [None] * len(events)
+    events, owners = [], []
     for span in spans:
         translated = span_events(span, traces[span.trace_id])
         problem = next(filter(None, map(precheck, translated)), None)
@@ -152,7 +150,16 @@ def ingest_spans(workspace, request):
         for raw in translated:
             events.append(raw)
             owners.append(span.key)
-    for result, owner in zip(ingest_batch(workspace, events), owners, strict=True):
+    accepted = [span for span in spans if span.key not in outcome.rejected]
+    turns, conversations = conversation_events(workspace, traces, accepted)
+    for raw, owner in turns:
+        events.append(raw)
+        owners.append(owner)
+    with transaction.atomic():
+        # Before the batch: a turn stored with another time or step comes back as the batch has it.
+        drop_superseded_turns(workspace, conversations)
+        results = ingest_batch(workspace, events)
+    for result, owner in zip(results, owners, strict=True):
         if result["status"] == REJECTED and owner and owner not in outcome.rejected:
             outcome.rejected[owner] = f"{result['field']}: {result['reason']}"
     return outcome
@@ -322,8 +329,6 @@ def span_events(span, trace):
         # At the same time as the step's start; the id sorts after it, so the log reads in that order.
         events.append(event(f"{prefix}:start:llm", "llm.call", span.start, llm_call_body(span, error)))
     events.extend(event_log(span, prefix))
-    if trace.session_id:
-        events.extend(chat_turns(span, trace))
     return events
 
 
@@ -465,85 +470,37 @@ def span_error(span):
     return {"message": message, **details} if details else message
 
 
-def chat_turns(span, trace):
-    """message events for the chat messages a span carries."""
-    facts = span.facts
-    inputs, outputs = facts.input_messages, facts.output_messages
-    if span.is_root and not inputs and not outputs:
-        # A root span with plain text in and out is one exchange of the conversation.
-        inputs = as_messages(facts.input if isinstance(facts.input, str) else None, "user")
-        outputs = as_messages(facts.output if isinstance(facts.output, str) else None, "assistant")
-    where = (trace.session_id, span.trace_id, span.span_id)
-    return turn_events(*where, inputs, outputs, span.start, span.end or span.start)
-
-
-def turn_events(session_id, run_id, step_id, inputs, outputs, start, end):
-    """message events for what is new in one model call: its outputs, and the inputs after the last
-    assistant message (the ones before are the history: earlier calls' outputs and earlier turns).
-
-    A turn's id comes from where it belongs (the run; a system prompt, the whole conversation), its
-    role and content, and how many times the same turn came before in the call, so the history that
-    a later call of the run repeats is a duplicate, not a second copy of the turn.
-    """
-    last_assistant = max((i for i, m in enumerate(inputs) if m["role"] == "assistant"), default=-1)
-    seen, turns = {}, []
-    timed = [(m, start, i > last_assistant) for i, m in enumerate(inputs)] + [(m, end, True) for m in outputs]
-    for index, (message, at, new) in enumerate(timed):
-        role, content = message["role"], message["content"]
-        occurrence = seen.get((role, repr(content)), 0)
-        seen[(role, repr(content))] = occurrence + 1
-        if not new:
-            continue
-        scope = session_id if role == "system" else run_id
-        body = {
-            "session_id": session_id,
-            "role": role,
-            "content": content,
-            "run_id": run_id,
-            "step_id": step_id,
-        }
-        # Microseconds apart, so the turns of one call keep their order in the conversation.
-        turns.append(
-            event(
-                message_key(scope, role, content, occurrence), "message", at + index * ONE_MICROSECOND, body
-            )
-        )
-    return turns
-
-
-def earlier_turns(workspace, traces, spans):
-    """Turns of spans stored before their trace named its session (children sent before the root).
-
-    They were kept as task payloads, without a conversation to join; now that one is known they
-    join it, with the ids they would have had if the whole trace had come at once.
-    """
-    named = [trace_id for trace_id, facts in traces.items() if facts.session_id]
+def conversation_events(workspace, traces, spans):
+    """The conversation of every trace that names one, from its spans in this request and its tasks
+    stored before (see turns): [(message event, owning span key or None)], and {run_id: Conversation}."""
+    named = {trace_id: facts.session_id for trace_id, facts in traces.items() if facts.session_id}
     if not named:
-        return []
+        return [], {}
     sent_now = {span.key for span in spans}
-    # The root span too: chat_turns reads its plain text in and out as one exchange.
-    tasks = Task.objects.filter(
-        Q(type__in=MESSAGE_TASK_TYPES) | Q(parent_step_id=""),
-        run__workspace=workspace,
-        run__run_id__in=named,
-        run__session__isnull=True,
-    ).values_list("run__run_id", "step_id", "parent_step_id", "started_at", "ended_at", "input", "output")
-    turns = []
-    for run_id, step_id, parent_step_id, started_at, ended_at, task_input, task_output in tasks:
-        if f"{run_id}:{step_id}" in sent_now or started_at is None:
+    calls, exchanges = stored_calls(workspace, list(named), sent_now)
+    for span in spans:
+        if span.trace_id not in named:
             continue
-        inputs, outputs = stored_messages(task_input), stored_messages(task_output)
-        if not parent_step_id and not inputs and not outputs:
-            inputs = as_messages(task_input if isinstance(task_input, str) else None, "user")
-            outputs = as_messages(task_output if isinstance(task_output, str) else None, "assistant")
-        where = (traces[run_id].session_id, run_id, step_id)
-        turns.extend(turn_events(*where, inputs, outputs, started_at, ended_at or started_at))
-    return turns
-
-
-def stored_messages(payload):
-    if isinstance(payload, list) and all(
-        isinstance(m, dict) and set(m) == {"role", "content"} for m in payload
-    ):
-        return payload
-    return []
+        call = span_call(span)
+        if call is not None:
+            calls[span.trace_id].append(call)
+        elif span.is_root:
+            exchanges[span.trace_id] = span_exchange(span)
+    events, conversations = [], {}
+    for run_id, session_id in named.items():
+        exchange = exchanges.get(run_id)
+        sources = [call.step_id for call in calls[run_id] + ([exchange] if exchange else [])]
+        conversations[run_id] = Conversation(steps=set(sources))
+        for turn in conversation(calls[run_id], exchange):
+            body = {
+                "session_id": session_id,
+                "role": turn.role,
+                "content": turn.content,
+                "run_id": run_id,
+                "step_id": turn.step_id,
+            }
+            owner = f"{run_id}:{turn.step_id}"
+            raw = event(turn.event_id(session_id, run_id), "message", turn.at, body)
+            events.append((raw, owner if owner in sent_now else None))
+            conversations[run_id].turns[raw["id"]] = (turn.at, turn.step_id)
+    return events, conversations
