@@ -253,8 +253,10 @@ class ModelCall(models.Model):
     prompt_tokens = models.BigIntegerField(default=0)
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
-    cache_creation_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)  # part of completion_tokens, as providers count them
+    # Defaults in the database too: engines that write rows directly need not know the newer columns.
+    cache_creation_tokens = models.BigIntegerField(default=0, db_default=0)
+    # Part of completion_tokens, as providers count them.
+    reasoning_tokens = models.BigIntegerField(default=0, db_default=0)
     total_tokens = models.BigIntegerField(default=0)
     latency_ms = models.BigIntegerField(null=True, blank=True)
     ttft_ms = models.BigIntegerField(null=True, blank=True)
@@ -262,7 +264,7 @@ class ModelCall(models.Model):
     output_cost = models.DecimalField(**COST)
     cost = models.DecimalField(**COST)
     # The client sent the cost: a price recompute leaves it as sent.
-    cost_sent = models.BooleanField(default=False)
+    cost_sent = models.BooleanField(default=False, db_default=False)
     finish_reason = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, default="ok")
     error = models.JSONField(null=True, blank=True)
