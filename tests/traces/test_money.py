@@ -7,7 +7,9 @@ from django.test import SimpleTestCase
 from metrics.display import format_value
 from tests.factories import make_model_call, make_run, make_session
 from tests.traces.drilldown import DrilldownTestCase
+from traces.models import ModelCall
 from traces.money import money
+from traces.rollups.model_calls import model_rollup
 
 
 class MoneyTest(SimpleTestCase):
@@ -61,6 +63,10 @@ class MoneyOnPagesTest(DrilldownTestCase):
         response = self.client.get(self.url("model-calls/"))
         self.assertContains(response, "$0.00042")
         self.assertContains(response, "—")
+
+    def test_the_per_model_roll_up_of_unpriced_calls_is_unknown_and_of_a_mix_the_known_sum(self):
+        rows = {row.model: row for row in model_rollup(ModelCall.objects.filter(workspace=self.workspace))}
+        self.assertEqual((rows["house-model"].cost, rows["gpt-4o-mini"].cost), (None, Decimal("0.00042")))
 
     def test_the_conversation_shows_its_unknown_cost_as_a_dash(self):
         response = self.client.get(self.url("conversations/conv-money/"))
