@@ -89,8 +89,10 @@ def package_cost(model, provider, when, tokens):
             priced = genai_prices.calc_price(
                 usage, model, provider_id=provider_id, genai_request_timestamp=when
             )
-        except LookupError:
-            continue  # a provider or model the package does not know
+        except (LookupError, ValueError):
+            # A provider or model the package does not know (LookupError), or usage it refuses: a price
+            # never fails an ingest.
+            continue
         return priced.input_price, priced.output_price
     return None
 
