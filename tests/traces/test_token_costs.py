@@ -14,7 +14,7 @@ from tests.events import BASE, event
 from tests.factories import make_workspace
 from tests.traces.test_ingest_api import IngestTestCase
 from traces.ingest.pricing import PriceBook
-from traces.models import ModelCall, ModelPrice, Run, Session, Task, TraceRollup
+from traces.models import ModelCall, ModelPrice, RedactionRule, Run, Session, Task, TraceRollup
 from traces.rollups.daily import differences
 
 KINDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_creation_tokens", "reasoning_tokens")
@@ -217,3 +217,14 @@ class SeededPricesMigrationTest(TestCase):
         remove_seeded_prices.remove_seeded(apps, None)
         self.assertEqual(set(ModelPrice.objects.values_list("pk", flat=True)), {changed.pk, own.pk})
         self.assertFalse(ModelPrice.objects.filter(pk=seeded.pk).exists())
+
+
+class RedactedWorkspaceTest(IngestTestCase):
+    def test_redaction_rules_never_touch_the_amounts_of_a_sent_cost(self):
+        RedactionRule.objects.create(workspace=self.workspace, pattern=r"[0-9]+", replacement="#")
+        response = self.send([llm_call(call_id="c", prompt_tokens=10, input_cost="0.25", output_cost="0.5")])
+        self.assertEqual(response.json()["results"][0]["status"], "accepted")
+        call = ModelCall.objects.get(call_id="c")
+        self.assertEqual(
+            (call.input_cost, call.output_cost, call.cost), (Decimal("0.25"), Decimal("0.5"), Decimal("0.75"))
+        )
