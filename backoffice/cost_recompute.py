@@ -8,12 +8,11 @@ closing the page pauses the job and opening it again resumes it.
 """
 
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from traces.ingest.pricing import PriceBook
+from traces.ingest.pricing import PriceBook, priced_cost
 from traces.keyset import past
 from traces.locks import lock_workspace
 from traces.models import ModelCall
@@ -23,7 +22,8 @@ from traces.rollups.sessions import refresh_costs
 from .models import CostRecomputeJob, JobStatus
 
 BATCH = 500
-ZERO = Decimal(0)
+TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_creation_tokens", "reasoning_tokens")
+COSTS = ("input_cost", "output_cost", "cost")
 
 
 def period_bounds(job):
@@ -48,11 +48,6 @@ def start(workspace, user, period_start, period_end):
     return job
 
 
-def sent_by_client(call):
-    """A cost the client sent is stored whole, with no input/output split: the price table never set it."""
-    return call.input_cost == ZERO and call.output_cost == ZERO and call.cost != ZERO
-
-
 def step(job_id, workspace, batch=BATCH):
     """Handle the next batch of the job; returns the job as it stands after the batch."""
     with transaction.atomic():
@@ -64,37 +59,26 @@ def step(job_id, workspace, batch=BATCH):
             calls = calls.filter(past("created_at", job.cursor_at, job.cursor_id, later=True))
         rows = list(
             calls.order_by("created_at", "id").only(
-                "id",
-                "run_id",
-                "model",
-                "created_at",
-                "prompt_tokens",
-                "completion_tokens",
-                "cached_tokens",
-                "input_cost",
-                "output_cost",
-                "cost",
+                "id", "run_id", "model", "provider", "created_at", "cost_sent", *TOKENS, *COSTS
             )[:batch]
         )
         prices = PriceBook(workspace)
         changed = []
         for call in rows:
-            if sent_by_client(call):
-                continue
-            priced = prices.cost(
-                call.model, call.created_at, call.prompt_tokens, call.completion_tokens, call.cached_tokens
-            )
-            input_cost, output_cost = priced or (ZERO, ZERO)
-            new = (input_cost, output_cost, input_cost + output_cost)
-            if new != (call.input_cost, call.output_cost, call.cost):
-                call.input_cost, call.output_cost, call.cost = new
+            if call.cost_sent:
+                continue  # the client's own figure: no price of ours replaces it
+            tokens = {name: getattr(call, name) for name in TOKENS}
+            new = priced_cost(prices, call.model, call.provider, call.created_at, tokens)
+            if any(getattr(call, name) != new[name] for name in COSTS):
+                for name in COSTS:
+                    setattr(call, name, new[name])
                 changed.append(call)
         if changed:
             # The ingest lock from here to the commit: the roll-up delta must not interleave with a fold.
             lock_workspace(workspace)
             runs = Scope.of(runs={call.run_id for call in changed})
             subtract(runs)
-            ModelCall.objects.bulk_update(changed, ["input_cost", "output_cost", "cost"], batch_size=BATCH)
+            ModelCall.objects.bulk_update(changed, COSTS, batch_size=BATCH)
             refresh_costs(runs.runs)
             add(runs)
         job.done += len(rows)

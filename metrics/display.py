@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.contrib.humanize.templatetags.humanize import intcomma
 
+from traces.money import money
+
 from .engine import CHARTS, FIGURES, Series
 from .models import Aggregation, Kind, ThresholdDirection
 
@@ -32,7 +34,7 @@ def format_value(value, unit="", percentage=False):
             return f"{value / 1000:.2f} s"
         return f"{value:.0f} ms"
     if unit == "usd":
-        return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4f}"
+        return money(value)
     if float(value).is_integer():
         return intcomma(int(value))
     return intcomma(f"{value:.2f}")

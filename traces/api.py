@@ -120,7 +120,7 @@ class RunOut(Schema):
     completion_tokens: int
     cached_tokens: int
     total_tokens: int
-    cost: Decimal
+    cost: Decimal | None  # null: unknown (no call of it has a price or a cost sent)
     task_count: int
     state: Any
     graph: Any
@@ -144,7 +144,7 @@ class TaskOut(Schema):
     error: Any
     metadata: dict
     total_tokens: int
-    cost: Decimal
+    cost: Decimal | None  # null: unknown (no call of it has a price or a cost sent)
 
 
 class TaskPage(Schema):
@@ -179,7 +179,7 @@ class SessionOut(Schema):
     run_count: int
     message_count: int
     total_tokens: int
-    cost: Decimal
+    cost: Decimal | None  # null: unknown (no call of it has a price or a cost sent)
     has_error: bool
     messages: list[MessageOut]
 

@@ -11,8 +11,10 @@ from backoffice.models import Workspace
 
 from .safe_regex import pattern_error
 
-MONEY = {"max_digits": 20, "decimal_places": 10, "default": 0}
-CENT_FRACTION = Decimal(1).scaleb(-MONEY["decimal_places"])  # the smallest amount a cost column holds
+# A cost that may be unknown: NULL when no price matched and the client sent none. A sum over rows
+# (SUM in SQL) is the sum of the known ones, and NULL only when none is known.
+COST = {"max_digits": 20, "decimal_places": 10, "null": True, "blank": True}
+CENT_FRACTION = Decimal(1).scaleb(-COST["decimal_places"])  # the smallest amount a cost column holds
 
 
 class PayloadMode(models.TextChoices):
@@ -58,7 +60,7 @@ class Session(models.Model):
     run_count = models.PositiveIntegerField(default=0)
     message_count = models.PositiveIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**MONEY)
+    cost = models.DecimalField(**COST)
     has_error = models.BooleanField(default=False)
     last_user_text = models.CharField(max_length=300, blank=True)
     last_assistant_text = models.CharField(max_length=300, blank=True)
@@ -115,7 +117,7 @@ class Run(models.Model):
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**MONEY)
+    cost = models.DecimalField(**COST)
     state = models.JSONField(null=True, blank=True, help_text="The latest checkpointed state.")
     graph = models.JSONField(null=True, blank=True, help_text="The declared workflow: nodes and edges.")
     metadata = models.JSONField(default=dict, blank=True)
@@ -215,7 +217,7 @@ class Task(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     total_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**MONEY)
+    cost = models.DecimalField(**COST)
     status_at = models.DateTimeField(null=True, blank=True)
     # Which event set each metadata key, so a later batch can tell whether its event is newer (see
     # traces.ingest.order).
@@ -251,12 +253,18 @@ class ModelCall(models.Model):
     prompt_tokens = models.BigIntegerField(default=0)
     completion_tokens = models.BigIntegerField(default=0)
     cached_tokens = models.BigIntegerField(default=0)
+    # Defaults in the database too: engines that write rows directly need not know the newer columns.
+    cache_creation_tokens = models.BigIntegerField(default=0, db_default=0)
+    # Part of completion_tokens, as providers count them.
+    reasoning_tokens = models.BigIntegerField(default=0, db_default=0)
     total_tokens = models.BigIntegerField(default=0)
     latency_ms = models.BigIntegerField(null=True, blank=True)
     ttft_ms = models.BigIntegerField(null=True, blank=True)
-    input_cost = models.DecimalField(**MONEY)
-    output_cost = models.DecimalField(**MONEY)
-    cost = models.DecimalField(**MONEY)
+    input_cost = models.DecimalField(**COST)
+    output_cost = models.DecimalField(**COST)
+    cost = models.DecimalField(**COST)
+    # The client sent the cost: a price recompute leaves it as sent.
+    cost_sent = models.BooleanField(default=False, db_default=False)
     finish_reason = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, default="ok")
     error = models.JSONField(null=True, blank=True)
@@ -343,6 +351,7 @@ class TraceRollup(models.Model):
     ttft_ms_sum = models.BigIntegerField(default=0)
     ttft_ms_count = models.BigIntegerField(default=0)
     cost_sum = models.DecimalField(max_digits=30, decimal_places=10, default=0)
+    cost_count = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "trace_rollups"

@@ -7,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice import audit, cost_recompute
 from backoffice.access import workspace_view
 from backoffice.models import CostRecomputeJob, Role
+from traces.ingest.pricing import DEFAULTS_SOURCE
 from traces.models import ModelPrice
 
 from .forms import ModelPriceForm, RecomputeForm
@@ -46,6 +47,7 @@ def render_prices(request, *, form=None, recompute_form=None):
         "section": "prices",
         "overrides": [p for p in prices if not p.is_default],
         "defaults": [p for p in prices if p.is_default],
+        "defaults_source": DEFAULTS_SOURCE,
         "form": form or ModelPriceForm(),
         "recompute_form": recompute_form or RecomputeForm.last_month(),
         "jobs": CostRecomputeJob.objects.filter(workspace=request.workspace).select_related("created_by")[:5],

@@ -1,7 +1,4 @@
-import importlib
 from datetime import UTC, datetime
-
-from django.apps import apps
 
 from backoffice.models import Role
 from tests.factories import make_member, make_model_call, make_run, make_workspace
@@ -58,8 +55,6 @@ def test_an_admin_recomputes_costs_and_tries_redaction(transactional_db, live_se
         workspace=workspace, pattern=r"[\w.+-]+@[\w-]+\.[\w.]+", replacement="[email]"
     )
     RedactionRule.objects.create(workspace=workspace, kind="key", pattern="api_key", replacement="***")
-    # A live-server test starts from empty tables: put back the shipped defaults.
-    importlib.import_module("backoffice.migrations.0003_default_model_prices").add_defaults(apps, None)
     problems = watch_console(page)
     log_in(page, live_server, admin.username)
 

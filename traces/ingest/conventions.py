@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from openinference.semconv.trace import SpanAttributes as OI
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -21,8 +21,9 @@ from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_ST
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 
-from .checks import COST_MAX, ID_CHARS, TOKENS_MAX, time_problem
-from .names import GENAI_USAGE_COST, OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
+from .checks import ID_CHARS, time_problem
+from .names import OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
+from .usage import USAGE_FIELDS, count, read_span_usage
 
 # The task type a span's kind implies: the first of KIND_KEYS it sets (openinference.span.kind,
 # gen_ai.operation.name, langfuse.observation.type, traceloop.span.kind, llm.request.type), lowercased.
@@ -95,27 +96,6 @@ MODEL_KEYS = (
     OI.EMBEDDING_MODEL_NAME,
 )
 PROVIDER_KEYS = (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_SYSTEM, OI.LLM_PROVIDER, OI.LLM_SYSTEM)
-PROMPT_TOKEN_KEYS = (
-    gen_ai.GEN_AI_USAGE_INPUT_TOKENS,
-    gen_ai.GEN_AI_USAGE_PROMPT_TOKENS,
-    OI.LLM_TOKEN_COUNT_PROMPT,
-)
-COMPLETION_TOKEN_KEYS = (
-    gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS,
-    gen_ai.GEN_AI_USAGE_COMPLETION_TOKENS,
-    OI.LLM_TOKEN_COUNT_COMPLETION,
-)
-CACHED_TOKEN_KEYS = (
-    gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    OpenLLMetry.CACHE_READ_INPUT_TOKENS,
-    OI.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
-)
-# Langfuse's usage_details and cost_details are free-form objects; these are the keys its SDK and
-# integrations write.
-USAGE_PROMPT = ("input", "prompt_tokens", "input_tokens", "promptTokens")
-USAGE_COMPLETION = ("output", "completion_tokens", "output_tokens", "completionTokens")
-USAGE_CACHED = ("input_cached_tokens", "cache_read_input_tokens", "cached_tokens", "input_cache_read")
-
 # Attributes that carry payloads. They become inputs, outputs and messages, and are left out of
 # the task's copy of the attributes so a payload is not stored twice.
 INPUT_MESSAGE_KEYS = (gen_ai.GEN_AI_INPUT_MESSAGES,)
@@ -190,7 +170,11 @@ class SpanFacts:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    reasoning_tokens: int | None = None
     cost: Decimal | None = None
+    input_cost: Decimal | None = None
+    output_cost: Decimal | None = None
     finish_reason: str | None = None
     completion_start: datetime | None = None
     ttft_ms: float | None = None
@@ -260,42 +244,6 @@ def parse_json(value):
     return value
 
 
-def count(value):
-    """A token count as an int (negative or huge ones too: see checked_counts), or None."""
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def money(value):
-    """A cost in dollars, with at most 10 decimal places when within what a column holds, or None."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        return None
-    if not amount.is_finite():
-        return None
-    if abs(amount) > COST_MAX:
-        return amount  # rejected by check_usage, never stored
-    return amount.quantize(Decimal("1e-10"))
-
-
-def check_usage(facts, attrs):
-    """Reject (facts.problem) a negative token count or cost, or one beyond what the columns hold."""
-    for name, limit, keys in (
-        ("prompt_tokens", TOKENS_MAX, PROMPT_TOKEN_KEYS),
-        ("completion_tokens", TOKENS_MAX, COMPLETION_TOKEN_KEYS),
-        ("cached_tokens", TOKENS_MAX, CACHED_TOKEN_KEYS),
-        ("cost", COST_MAX, COST_KEYS),
-    ):
-        value = getattr(facts, name)
-        if value is not None and not 0 <= value <= limit:
-            attribute = next((key for key in keys if attrs.get(key) is not None), keys[-1])
-            facts.problem = (attribute, f"{name} must be between 0 and {limit:,}, got {value}")
-            return
-
-
 def read_tags(attrs):
     tags = []
     for key in TAG_KEYS:
@@ -310,18 +258,10 @@ def read_tags(attrs):
 def read_model(facts, attrs):
     facts.model = text(first(attrs, *MODEL_KEYS))
     facts.provider = text(first(attrs, *PROVIDER_KEYS))
-    facts.prompt_tokens = count(first(attrs, *PROMPT_TOKEN_KEYS))
-    facts.completion_tokens = count(first(attrs, *COMPLETION_TOKEN_KEYS))
-    facts.cached_tokens = count(first(attrs, *CACHED_TOKEN_KEYS))
-    usage = parse_json(attrs.get(Langfuse.OBSERVATION_USAGE_DETAILS))
-    if isinstance(usage, dict):
-        if facts.prompt_tokens is None:
-            facts.prompt_tokens = count(first(usage, *USAGE_PROMPT))
-        if facts.completion_tokens is None:
-            facts.completion_tokens = count(first(usage, *USAGE_COMPLETION))
-        if facts.cached_tokens is None:
-            facts.cached_tokens = count(first(usage, *USAGE_CACHED))
-    facts.cost = read_cost(attrs)
+    usage = read_span_usage(attrs)
+    for name in USAGE_FIELDS:
+        setattr(facts, name, getattr(usage, name))
+    facts.problem = usage.problem
     facts.finish_reason = read_finish_reason(attrs)
     facts.ttft_ms = read_ttft(attrs)
     started = parse_json(attrs.get(Langfuse.OBSERVATION_COMPLETION_START_TIME))
@@ -339,7 +279,6 @@ def read_model(facts, attrs):
     if facts.model is None and isinstance(facts.parameters.get("model"), str):
         # A call that failed has no response model; OpenInference names the requested one only here.
         facts.model = text(facts.parameters["model"])
-    check_usage(facts, attrs)
 
 
 # The finish reason, by convention: GenAI (an array), OpenInference, the older indexed GenAI names
@@ -395,27 +334,6 @@ def read_error_type(attrs):
         return (named.group(1) if named else error_type)[:NAME_CHARS]
     status = count(first(attrs, *HTTP_STATUS_KEYS))
     return f"HTTP {status}" if status is not None and status >= 400 else None
-
-
-COST_KEYS = (
-    OI.LLM_COST_TOTAL,
-    GENAI_USAGE_COST,
-    OI.LLM_COST_PROMPT,
-    OI.LLM_COST_COMPLETION,
-    Langfuse.OBSERVATION_COST_DETAILS,
-)
-
-
-def read_cost(attrs):
-    total = first(attrs, OI.LLM_COST_TOTAL, GENAI_USAGE_COST)
-    if total is None and (attrs.get(OI.LLM_COST_PROMPT) is not None or attrs.get(OI.LLM_COST_COMPLETION)):
-        total = (money(attrs.get(OI.LLM_COST_PROMPT)) or 0) + (money(attrs.get(OI.LLM_COST_COMPLETION)) or 0)
-    details = parse_json(attrs.get(Langfuse.OBSERVATION_COST_DETAILS))
-    if total is None and isinstance(details, dict):
-        total = details.get("total")
-        if total is None:
-            total = sum((money(v) or 0) for v in details.values())
-    return money(total) if total is not None else None
 
 
 def read_parameters(attrs):

@@ -29,7 +29,6 @@ import hashlib
 import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
@@ -52,8 +51,8 @@ from traces.models import (
 from traces.rollups.daily import Scope, add, subtract
 from traces.rollups.sessions import refresh_sessions
 
-from . import order, policy
-from .pricing import PriceBook
+from . import order, policy, usage
+from .pricing import PriceBook, known_sum, priced_cost, sent_cost
 from .recut import recut
 from .same_call import SameCalls
 from .sinks import sink_for
@@ -570,12 +569,13 @@ class Fold:
             task = call["task"]
             if id(task) in new_tasks:
                 task.total_tokens += call["total_tokens"]
-                task.cost += call["cost"]
+                task.cost = known_sum((task.cost, call["cost"]))
         for run in runs:
             run_calls = by_run.get(id(run), ())
             run.model_calls = len(run_calls)
-            for total in ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens", "cost"):
+            for total in ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens"):
                 setattr(run, total, sum(call[total] for call in run_calls))
+            run.cost = known_sum(call["cost"] for call in run_calls)
         top = defaultdict(list)
         for task in sorted((t for t in tasks if not t.parent_step_id), key=lambda t: t.sequence):
             top[id(task.run)].append(task.name or task.step_id)
@@ -640,16 +640,11 @@ class Fold:
         prices = None
         for event in self.of_type("llm.call"):
             body = event.body
-            prompt, completion = body.prompt_tokens or 0, body.completion_tokens or 0
-            cached = body.cached_tokens or 0
-            input_cost = output_cost = Decimal(0)
-            if body.cost is not None:
-                cost = Decimal(body.cost)
-            else:
+            tokens = usage.of_llm_call(body)
+            costs = sent_cost(body)
+            if costs is None:
                 prices = prices or PriceBook(self.workspace)
-                priced = prices.cost(body.model, event.timestamp, prompt, completion, cached)
-                input_cost, output_cost = priced or (Decimal(0), Decimal(0))
-                cost = input_cost + output_cost
+                costs = priced_cost(prices, body.model, body.provider, event.timestamp, tokens)
             task = self.tasks.get((body.run_id, body.step_id)) if body.step_id else None
             calls.append(
                 dict(
@@ -660,15 +655,11 @@ class Fold:
                     call_id=body.call_id or event.id,
                     provider=body.provider or "",
                     model=body.model,
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    cached_tokens=cached,
-                    total_tokens=prompt + completion,
+                    **tokens,
+                    total_tokens=tokens["prompt_tokens"] + tokens["completion_tokens"],
                     latency_ms=round(body.latency_ms) if body.latency_ms is not None else None,
                     ttft_ms=round(body.ttft_ms) if body.ttft_ms is not None else None,
-                    input_cost=input_cost,
-                    output_cost=output_cost,
-                    cost=cost,
+                    **costs,
                     finish_reason=body.finish_reason or "",
                     status=body.status or ("error" if body.error else "ok"),
                     error=body.error,
@@ -767,7 +758,7 @@ class Fold:
                     completion_tokens=row["completion"] or 0,
                     cached_tokens=row["cached"] or 0,
                     total_tokens=row["total"] or 0,
-                    cost=row["cost_sum"] or Decimal(0),
+                    cost=row["cost_sum"],  # NULL when no call has a known cost
                 )
         self.derive_traces(task_runs)
         now = timezone.now()
@@ -865,7 +856,8 @@ def places(rows, partition, order):
 
 def add_up_task_calls(runs):
     """Set each task's tokens and cost to the sums of its model calls, for the tasks with calls in these
-    runs, rewriting only the tasks whose sums are not already right."""
+    runs, rewriting only the tasks whose sums are not already right. A cost no call knows stays NULL
+    (-1 stands for it in the comparison: a cost is never negative)."""
     runs = list(runs)
     placeholders = ", ".join(["%s"] * len(runs))
     sql = f"""
@@ -875,7 +867,9 @@ def add_up_task_calls(runs):
             FROM model_call_stats WHERE run_id IN ({placeholders}) AND task_id IS NOT NULL
             GROUP BY task_id
         ) AS called
-        WHERE tasks.id = called.task_id AND (tasks.total_tokens <> called.tokens OR tasks.cost <> called.cost)
+        WHERE tasks.id = called.task_id AND (
+            tasks.total_tokens <> called.tokens OR COALESCE(tasks.cost, -1) <> COALESCE(called.cost, -1)
+        )
     """  # noqa: S608 - only placeholders are interpolated
     with connection.cursor() as cursor:
         cursor.execute(sql, runs)

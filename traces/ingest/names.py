@@ -39,6 +39,12 @@ class OpenLLMetry:
     ENTITY_OUTPUT = "traceloop.entity.output"
     LLM_REQUEST_TYPE = "llm.request.type"
     CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
+    # The older name, and the one its Anthropic instrumentation writes beside the GenAI one.
+    CACHE_CREATION_INPUT_TOKENS = (
+        "gen_ai.usage.cache_creation_input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
+    )
+    REASONING_TOKENS = "gen_ai.usage.reasoning_tokens"
     # A span event per chunk of a streamed reply (the current name, then the older one).
     COMPLETION_CHUNK_EVENTS = ("gen_ai.content.completion.chunk", "llm.content.completion.chunk")
     # `Traceloop.set_association_properties({...})`: one attribute per key, on every span of the trace.

@@ -393,6 +393,8 @@ def llm_call_body(span, error):
         "prompt_tokens": facts.prompt_tokens,
         "completion_tokens": facts.completion_tokens,
         "cached_tokens": facts.cached_tokens,
+        "cache_creation_tokens": facts.cache_creation_tokens,
+        "reasoning_tokens": facts.reasoning_tokens,
         "finish_reason": facts.finish_reason,
         "request": facts.input,
         "response": facts.output,
@@ -401,8 +403,9 @@ def llm_call_body(span, error):
     if span.end is not None:
         body["latency_ms"] = (span.end - span.start).total_seconds() * 1000
     body["ttft_ms"] = ttft_ms(span)
-    if facts.cost is not None:
-        body["cost"] = str(facts.cost)
+    for name in ("cost", "input_cost", "output_cost"):
+        if getattr(facts, name) is not None:
+            body[name] = str(getattr(facts, name))
     if error is not None:
         body.update(status="error", error=error)
     return {k: v for k, v in body.items() if v is not None}

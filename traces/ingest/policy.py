@@ -17,6 +17,8 @@ INPUT_FIELDS = ("input", "args", "request", "state")
 OUTPUT_FIELDS = ("output", "result", "response", "error")
 # Ids link events into rows: redacting one would split a run in two, so redaction never touches them.
 LINK_FIELDS = ("run_id", "step_id", "parent_id", "session_id", "agent_id", "call_id", "invocation_id")
+# Amounts of money are decimal text in a body's stored form, but measurements all the same.
+AMOUNT_FIELDS = ("cost", "input_cost", "output_cost")
 OMITTED = "[omitted: minimal mode]"
 
 
@@ -108,7 +110,9 @@ class Redactor:
         if not self:
             return body
         redactable = {
-            k: v for k, v in body.items() if k not in LINK_FIELDS and isinstance(v, str | list | dict)
+            k: v
+            for k, v in body.items()
+            if k not in LINK_FIELDS and k not in AMOUNT_FIELDS and isinstance(v, str | list | dict)
         }
         return {**body, **self.apply(redactable)}
 

@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from .checks import COST_MAX, TOKENS_MAX, time_problem
+from .usage import read_usage_object
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 Count = Annotated[int, Field(ge=0, le=TOKENS_MAX)]
 Millis = Annotated[float, Field(ge=0, le=10**12)]
+Money = Annotated[Decimal, Field(ge=0, le=COST_MAX, max_digits=20, decimal_places=10)]
 Json = Any
 
 TASK_TYPES = Literal[
@@ -154,14 +156,29 @@ class LlmCall(Body):
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
     cached_tokens: Count | None = None
+    cache_creation_tokens: Count | None = None
+    reasoning_tokens: Count | None = None
+    # A provider's usage object as it returned it (OpenAI's nested details, Anthropic's cache counts):
+    # the counts above that the body leaves out are read from it (traces.ingest.usage).
+    usage: dict[str, Json] | None = None
     latency_ms: Millis | None = None
     ttft_ms: Millis | None = None
-    cost: Annotated[Decimal, Field(ge=0, le=COST_MAX, max_digits=20, decimal_places=10)] | None = None
+    cost: Money | None = None
+    input_cost: Money | None = None
+    output_cost: Money | None = None
     finish_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
     status: Annotated[str, StringConstraints(max_length=16)] | None = None
     error: str | dict[str, Json] | None = None
     request: Json = None
     response: Json = None
+
+    @field_validator("usage")
+    @classmethod
+    def counts_in_range(cls, value):
+        problem = value and read_usage_object(value).problem
+        if problem:
+            raise ValueError(problem[1])
+        return value
 
 
 class Gate(Body):

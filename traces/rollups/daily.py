@@ -53,9 +53,10 @@ SUMMED = (
     "ttft_ms",
     "cost",
 )
-NULLABLE = ("duration_ms", "latency_ms", "ttft_ms")
+NULLABLE = ("duration_ms", "latency_ms", "ttft_ms", "cost")
 MEASURES = ("n", *(c for p in SUMMED for c in (f"{p}_sum", *([f"{p}_count"] if p in NULLABLE else []))))
 COLUMNS = (*KEY, *MEASURES)
+COST_AT = MEASURES.index("cost_sum")  # the one decimal measure
 
 
 @dataclass(frozen=True)
@@ -310,11 +311,10 @@ def _normal(row):
     SQLite adds decimals as floats: its costs are compared to 1e-9 (PostgreSQL's are exact)."""
     key, measures = row[: len(KEY)], row[len(KEY) :]
     key = (key[0], key[1], str(key[2]), int(key[3]), *key[4:])
-    *counts, cost = measures
-    cost = Decimal(str(cost)).quantize(Decimal("1e-10"))
+    cost = Decimal(str(measures[COST_AT])).quantize(Decimal("1e-10"))
     if connection.vendor != "postgresql":
         cost = cost.quantize(Decimal("1e-9"))
-    return key, (*(int(c) for c in counts), cost)
+    return key, tuple(cost if at == COST_AT else int(m) for at, m in enumerate(measures))
 
 
 def current_rows(workspace):

@@ -75,12 +75,12 @@ MEASURES = {
         "prompt_tokens": _measure("prompt_tokens"),
         "completion_tokens": _measure("completion_tokens"),
         "model_calls": _measure("model_calls"),
-        "cost": _measure("cost"),
+        "cost": _measure("cost", nullable=True),
     },
     "tasks": {
         "duration_ms": _measure("duration_ms", nullable=True),
         "total_tokens": _measure("total_tokens"),
-        "cost": _measure("cost"),
+        "cost": _measure("cost", nullable=True),
         "attempt": _measure("attempt"),
     },
     "model_calls": {
@@ -90,7 +90,7 @@ MEASURES = {
         "cached_tokens": _measure("cached_tokens"),
         "latency_ms": _measure("latency_ms", nullable=True),
         "ttft_ms": _measure("ttft_ms", nullable=True),
-        "cost": _measure("cost"),
+        "cost": _measure("cost", nullable=True),
     },
 }
 

@@ -37,7 +37,7 @@ class ModelRow:
     total_tokens: int
     p50_ms: int | None
     p95_ms: int | None
-    cost: Decimal
+    cost: Decimal | None  # None: no call of the model has a known cost
     errors: int
 
     @property
@@ -46,8 +46,8 @@ class ModelRow:
 
 
 def money(value):
-    """A summed cost at the column's precision: SQLite adds decimals as floats."""
-    return Decimal(str(value or 0)).quantize(CENT_FRACTION)
+    """A summed cost at the column's precision (SQLite adds decimals as floats); None stays unknown."""
+    return None if value is None else Decimal(str(value)).quantize(CENT_FRACTION)
 
 
 def model_rollup(calls):

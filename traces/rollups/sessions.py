@@ -5,7 +5,6 @@ recompute after changing model-call costs, so all three leave the same numbers.
 """
 
 import json
-from decimal import Decimal
 
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -95,7 +94,7 @@ def refresh_sessions(ids, widen=True):
             "run_count": r.get("n", 0),
             "message_count": m.get("n", 0),
             "total_tokens": r.get("tokens") or 0,
-            "cost": r.get("cost_sum") or Decimal(0),
+            "cost": r.get("cost_sum"),  # NULL when no run has a known cost
             "has_error": bool(r.get("failed")),
             "started_at": min([session.started_at, *times] if widen or not times else times),
             "last_activity_at": max([session.last_activity_at, *lasts] if widen or not lasts else lasts),
@@ -111,18 +110,17 @@ def refresh_sessions(ids, widen=True):
 
 
 def refresh_costs(run_pks):
-    """Recompute task and run cost from their model calls, then the runs' sessions. A handful of queries."""
+    """Recompute task and run cost from their model calls, then the runs' sessions. A handful of queries.
+    A cost is the sum of the known ones; NULL (unknown) when no call's cost is known."""
     run_pks = set(run_pks)
     if not run_pks:
         return
     calls = ModelCall.objects.filter(task=OuterRef("pk")).values("task")
     Task.objects.filter(pk__in=ModelCall.objects.filter(run__in=run_pks).values("task")).update(
-        cost=Coalesce(Subquery(calls.annotate(s=Sum("cost")).values("s")), Decimal(0))
+        cost=Subquery(calls.annotate(s=Sum("cost")).values("s"))
     )
     run_calls = ModelCall.objects.filter(run=OuterRef("pk")).values("run")
-    Run.objects.filter(pk__in=run_pks).update(
-        cost=Coalesce(Subquery(run_calls.annotate(s=Sum("cost")).values("s")), Decimal(0))
-    )
+    Run.objects.filter(pk__in=run_pks).update(cost=Subquery(run_calls.annotate(s=Sum("cost")).values("s")))
     refresh_sessions(
         Run.objects.filter(pk__in=run_pks, session__isnull=False).values_list("session", flat=True).distinct()
     )
@@ -139,7 +137,9 @@ def refresh_run_totals(run_pks, task_pks=()):
     by_task = ModelCall.objects.filter(task=OuterRef("pk")).values("task")
 
     def summed(calls, column, zero=0):
-        return Coalesce(Subquery(calls.annotate(s=Sum(column)).values("s")), zero)
+        """The sum over the calls; `zero` when there is none (None: the sum of no known cost is unknown)."""
+        total = Subquery(calls.annotate(s=Sum(column)).values("s"))
+        return total if zero is None else Coalesce(total, zero)
 
     Run.objects.filter(pk__in=run_pks).update(
         model_calls=Coalesce(Subquery(by_run.annotate(n=Count("id")).values("n")), 0),
@@ -147,10 +147,10 @@ def refresh_run_totals(run_pks, task_pks=()):
         completion_tokens=summed(by_run, "completion_tokens"),
         cached_tokens=summed(by_run, "cached_tokens"),
         total_tokens=summed(by_run, "total_tokens"),
-        cost=summed(by_run, "cost", Decimal(0)),
+        cost=summed(by_run, "cost", None),
     )
     Task.objects.filter(pk__in=set(task_pks)).update(
-        total_tokens=summed(by_task, "total_tokens"), cost=summed(by_task, "cost", Decimal(0))
+        total_tokens=summed(by_task, "total_tokens"), cost=summed(by_task, "cost", None)
     )
     refresh_sessions(
         Run.objects.filter(pk__in=run_pks, session__isnull=False)

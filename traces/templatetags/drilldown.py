@@ -1,7 +1,5 @@
 """Formatting for the drill-down pages: durations, money, microsecond times and JSON payloads."""
 
-from decimal import Decimal
-
 from django import template
 from django.template import engines
 from django.utils import timezone
@@ -10,6 +8,7 @@ from django.utils.safestring import mark_safe
 
 from traces import chat_content
 from traces.json_html import json_html
+from traces.money import money
 
 register = template.Library()
 
@@ -36,15 +35,7 @@ def duration(ms):
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} m"
 
 
-@register.filter
-def money(value):
-    """Dollars: cents for sums above a cent, four decimals below (model calls cost fractions of a cent)."""
-    value = Decimal(value or 0)
-    if value == 0:
-        return "$0"
-    if value < Decimal("0.01"):
-        return f"${value:.4f}"
-    return f"${value:,.2f}"
+register.filter("money", money)  # traces/money.py
 
 
 @register.filter

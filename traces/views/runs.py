@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice.access import workspace_view
 from traces.forms import EventFilterForm, RunFilterForm, TaskPageForm
 from traces.keyset import Keyset
-from traces.models import ChatMessage, Event, Run, RunStatus
+from traces.models import ChatMessage, Event, ModelCall, Run, RunStatus
 from traces.task_tree import tree_page
 
 from .common import (
@@ -74,7 +74,11 @@ def get_run(request, run_id, *, payloads=()):
         Run.objects.filter(workspace=request.workspace)
         .select_related("agent", "session")
         .defer(*{"state", "graph"} - set(payloads))
-        .annotate(has_messages=Exists(ChatMessage.objects.filter(run=OuterRef("pk"))))
+        .annotate(
+            has_messages=Exists(ChatMessage.objects.filter(run=OuterRef("pk"))),
+            # The header says when its cost leaves out calls that have none (unknown model, no price).
+            has_unpriced_calls=Exists(ModelCall.objects.filter(run=OuterRef("pk"), cost__isnull=True)),
+        )
     )
     return get_object_or_404(runs, run_id=run_id)
 

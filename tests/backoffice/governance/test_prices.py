@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import genai_prices
 from django.test import TestCase
 
 from backoffice import cost_recompute
@@ -24,11 +25,12 @@ class PricePageTests(TestCase):
     def setUp(self):
         self.client.force_login(self.cast["admin"])
 
-    def test_it_shows_the_shipped_defaults_and_the_workspace_overrides(self):
+    def test_it_names_the_default_price_source_and_shows_the_workspace_overrides(self):
+        ModelPrice.objects.create(model_pattern="gpt-4o*", input_per_million=3)  # added for every workspace
         ModelPrice.objects.create(workspace=self.workspace, model_pattern="gpt-4o*", input_per_million=2)
         ModelPrice.objects.create(workspace=self.cast["other_workspace"], model_pattern="secret-model")
         response = self.client.get(url(self.workspace))
-        self.assertContains(response, "claude-sonnet-4*")
+        self.assertContains(response, f"genai-prices {genai_prices.__version__}")
         self.assertContains(response, "overridden")
         self.assertNotContains(response, "secret-model")
         self.assertEqual([p.model_pattern for p in response.context["overrides"]], ["gpt-4o*"])
@@ -70,7 +72,7 @@ class PricePageTests(TestCase):
         self.assertContains(response, "A price cannot be negative")
 
     def test_a_default_price_cannot_be_deleted_from_a_workspace(self):
-        default = ModelPrice.objects.filter(workspace__isnull=True).first()
+        default = ModelPrice.objects.create(model_pattern="gpt-4o*", input_per_million=3)
         self.assertEqual(self.client.post(url(self.workspace, f"{default.pk}/delete/")).status_code, 404)
 
     def test_a_reviewer_cannot_add_prices(self):
@@ -103,7 +105,9 @@ class RecomputeTests(TestCase):
             for _ in range(5)
         ]
         # A cost the client sent is kept; a call outside the period is left alone.
-        cls.sent = make_model_call(cls.the_run, model="house-model", cost=Decimal("9"), created_at=WHEN)
+        cls.sent = make_model_call(
+            cls.the_run, model="house-model", cost=Decimal("9"), cost_sent=True, created_at=WHEN
+        )
         cls.outside = make_model_call(
             cls.the_run, model="house-model", cost=0, created_at=datetime(2025, 1, 1, tzinfo=UTC)
         )
