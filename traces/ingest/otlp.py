@@ -18,6 +18,7 @@ import base64
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.db.models import Q
 from openinference.semconv.trace import SpanAttributes as OI
@@ -35,6 +36,7 @@ from . import REJECTED, ingest_batch, precheck
 from .checks import id_problem, time_problem
 from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, as_messages, message_key, read_span
 from .names import EXCEPTION_EVENT
+from .span_records import join_records
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -146,7 +148,10 @@ def ingest_spans(workspace, request):
         for raw in translated:
             events.append(raw)
             owners.append(span.key)
-    for result, owner in zip(ingest_batch(workspace, events), owners, strict=True):
+    # GenAI log records stored before their spans are joined to them (see span_records).
+    keys = {(span.trace_id, span.span_id) for span in spans}
+    joined = partial(join_records, workspace, keys, turn_events)
+    for result, owner in zip(ingest_batch(workspace, events, then=joined), owners, strict=True):
         if result["status"] == REJECTED and owner and owner not in outcome.rejected:
             outcome.rejected[owner] = f"{result['field']}: {result['reason']}"
     return outcome
