@@ -9,9 +9,10 @@ of the batch that has both a task and GenAI records gets what the records say:
 - the task's input and output, and its model call's request and response, are the records'
   messages, in the records' order (time, then id); records without messages leave them as they are;
 - the model call takes the records' finish reason when its span named none;
-- when the run has a conversation, the messages become its turns through the same rule as a span's
-  own messages (otlp.turn_events: history dedupe and ordering). A run that names its conversation later
-  gets them then from the task's payloads, as any span's (otlp.earlier_turns).
+- when the run has a conversation and the call's messages are all here (see complete), the messages
+  become its turns through the same rule as a span's own messages (otlp.turn_events: history dedupe
+  and ordering). A run that names its conversation later gets them then from the task's payloads, as
+  any span's (otlp.earlier_turns).
 
 It is recomputed from all of the span's records each time, so records split over several batches,
 sent twice, or sent before or after their span give the same rows.
@@ -20,11 +21,11 @@ sent twice, or sent before or after their span give the same rows.
 from collections import defaultdict
 
 from traces import bulk
-from traces.models import Event, ModelCall, Task
+from traces.models import Event, ModelCall, Task, TaskStatus
 from traces.rollups.daily import Scope, add, subtract
 
 from . import ingest_batch, policy
-from .genai_records import GENAI_RECORDS
+from .genai_records import GENAI_RECORDS, OPERATION_DETAILS_EVENT
 
 RUN_PAYLOADS = ("run__input", "run__output", "run__error", "run__state", "run__graph")
 
@@ -67,7 +68,7 @@ def join_records(workspace, keys, make_turns):
                 call.finish_reason = finish_reason
                 finished_calls.append(call)
         session = task.run.session
-        if session is not None and task.started_at is not None:
+        if session is not None and task.started_at is not None and complete(records[key], task):
             where = (session.session_id, key[0], key[1])
             turns += make_turns(*where, inputs, outputs, task.started_at, task.ended_at or task.started_at)
     bulk.update(Task, changed_tasks, ["input", "output"])
@@ -103,6 +104,19 @@ def messages_of(records):
         outputs += messages(payload.get("output"))
         finish_reason = finish_reason or payload.get("finish_reason")
     return inputs, outputs, finish_reason
+
+
+def complete(records, task):
+    """Are the call's messages all here? Its input messages are sent before its answer, so they are
+    once the answer's records (or the one record of them all) are, or once the call failed without one.
+    Turns are only made then: the history rule (turn_events) needs the whole input to tell what is new.
+    """
+    if task.status == TaskStatus.FAILED:
+        return True
+    return any(
+        payload.get("name") == OPERATION_DETAILS_EVENT or messages(payload.get("output"))
+        for _, _, payload in records
+    )
 
 
 def messages(value):
