@@ -196,7 +196,8 @@ class ContractTest(LogsTestCase):
         response = self.send_logs([*self.records, *exporter.get_finished_logs()])
         answer = ExportLogsServiceResponse.FromString(response.content)
         self.assertEqual(answer.partial_success.rejected_log_records, 1)
-        self.assertIn("scope_logs.1.log_records.0: trace_id: must be 16 bytes", answer.partial_success.error_message)
+        rejected = "scope_logs.1.log_records.0: trace_id: must be 16 bytes"
+        self.assertIn(rejected, answer.partial_success.error_message)
         self.assertEqual(Event.objects.filter(workspace=self.workspace, type="log").count(), 1)
 
     def test_a_record_sent_twice_is_stored_once(self):

@@ -30,7 +30,7 @@ from .otlp import (
     timestamp,
     turn_events,
 )
-from .span_records import join_records
+from .span_records import join_records, stored_spans
 
 # A record's level, by the lowest severity number of each range of the OTLP log data model.
 SEVERITY_LEVELS = ((21, "fatal"), (17, "error"), (13, "warn"), (9, "info"), (5, "debug"), (1, "trace"))
@@ -65,7 +65,8 @@ def ingest_logs(workspace, request):
         body = translated["body"]
         if body["name"] in GENAI_RECORDS and "parent_id" in body:
             joined.add((body["run_id"], body["parent_id"]))
-    then = (lambda: join_records(workspace, joined, turn_events)) if joined else None
+    # Only the spans stored already: the others join their records when they arrive.
+    then = (lambda: join_records(workspace, stored_spans(workspace, joined), turn_events)) if joined else None
     for result, where in zip(ingest_batch(workspace, events, then=then), places, strict=True):
         if result["status"] == REJECTED:
             outcome.rejected[where] = f"{result['field']}: {result['reason']}"

@@ -77,6 +77,23 @@ def join_records(workspace, keys, make_turns):
         ingest_batch(workspace, turns, storable=True)
 
 
+def stored_spans(workspace, keys):
+    """Those of these (trace id, span id) pairs whose span is stored (a task)."""
+    if not keys:
+        return set()
+    tasks = Task.objects.filter(
+        run__workspace=workspace,
+        run__run_id__in={run_id for run_id, _ in keys},
+        step_id__in={step_id for _, step_id in keys},
+    ).values_list("run__run_id", "step_id")
+    return set(tasks) & keys
+
+
+# What join_records reads of a stored record: not its attributes.
+RECORD_FIELDS = ("name", "input", "output", "finish_reason")
+RECORD_COLUMNS = [f"payload__{name}" for name in RECORD_FIELDS]
+
+
 def stored_records(workspace, keys):
     """{(trace id, span id): [(time, event id, payload)]} of the GenAI records stored for these spans."""
     if not keys:
@@ -87,12 +104,11 @@ def stored_records(workspace, keys):
         run__run_id__in={run_id for run_id, _ in keys},
         payload__parent_id__in={span_id for _, span_id in keys},
         payload__name__in=GENAI_RECORDS,
-    ).values_list("run__run_id", "timestamp", "event_id", "payload")
+    ).values_list("run__run_id", "payload__parent_id", "timestamp", "event_id", *RECORD_COLUMNS)
     records = defaultdict(list)
-    for run_id, at, event_id, payload in rows:
-        key = (run_id, payload.get("parent_id"))
-        if key in keys:
-            records[key].append((at, event_id, payload))
+    for run_id, span_id, at, event_id, *values in rows:
+        if (run_id, span_id) in keys:
+            records[run_id, span_id].append((at, event_id, dict(zip(RECORD_FIELDS, values, strict=True))))
     return records
 
 
