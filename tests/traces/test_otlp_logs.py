@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.test import TestCase
 from google.rpc import status_pb2
-from opentelemetry._logs import SeverityNumber
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.trace import SpanKind
 
@@ -45,7 +46,7 @@ class LogsTestCase(TestCase):
         return self.client.post(url, body, content_type=content_type, headers=headers)
 
     def send_logs(self, records, **kwargs):
-        response = self.post(logs_protobuf_body(records), **kwargs)
+        response = self.post(records if isinstance(records, bytes) else logs_protobuf_body(records), **kwargs)
         self.assertEqual(response.status_code, 200, response.content)
         return response
 
@@ -246,6 +247,17 @@ class EventLogTest(LogsTestCase):
         self.assertEqual(
             list(Task.objects.filter(run__run_id=self.run_id).values_list("name")), [("charge card",)]
         )
+
+    def test_a_record_logged_outside_any_span_is_a_line_of_its_run_without_a_parent(self):
+        logger, exporter = recording_logger()
+        logger.emit(LogRecord(body="batch started", trace_id=int(self.run_id, 16), span_id=0))
+        body = encode_logs(exporter.get_finished_logs())
+        # Python's encoder leaves the invalid span id out; other SDKs send it as zeros.
+        body.resource_logs[0].scope_logs[0].log_records[0].span_id = bytes(8)
+        self.send_logs(body.SerializeToString())
+        event = Event.objects.get(workspace=self.workspace, type="log")
+        self.assertEqual(event.run.run_id, self.run_id)
+        self.assertNotIn("parent_id", event.payload)
 
     def test_the_level_is_the_severity_text_when_no_number_is_sent(self):
         tracer, _ = recording_tracer()

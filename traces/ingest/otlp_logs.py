@@ -85,8 +85,8 @@ def record_event(raw, scope):
     """(the record's `log` event, None), or (None, the reason it is rejected, naming its field)."""
     if len(raw.trace_id) != 16 or not any(raw.trace_id):
         return None, "trace_id: must be 16 bytes, not all zero: a record goes to the run of its trace"
-    if raw.span_id and (len(raw.span_id) != 8 or not any(raw.span_id)):
-        return None, "span_id: must be 8 bytes, not all zero, or empty"
+    if raw.span_id and len(raw.span_id) != 8:
+        return None, "span_id: must be 8 bytes or empty"
     time_field = "time_unix_nano" if raw.time_unix_nano else "observed_time_unix_nano"
     nanos = getattr(raw, time_field)
     if not nanos:
@@ -103,7 +103,8 @@ def record_event(raw, scope):
     except TooDeep:
         return None, f"body: nested deeper than {ATTRIBUTE_DEPTH} levels"
     name = (raw.event_name or text(attrs.get(EVENT_NAME)) or scope).strip()[:NAME_CHARS] or "log"
-    trace_id, span_id = raw.trace_id.hex(), raw.span_id.hex()
+    # All zero is the invalid span id: a record logged outside any span.
+    trace_id, span_id = raw.trace_id.hex(), raw.span_id.hex() if any(raw.span_id) else ""
     log = {"run_id": trace_id, "name": name, "level": level(raw)}
     if span_id:
         log["parent_id"] = span_id
