@@ -181,6 +181,17 @@ class ContractTest(LogsTestCase):
         self.assertEqual(response.status_code, 401)
         self.assertIn("API key", status_pb2.Status.FromString(response.content).message)
 
+    def test_it_needs_the_ingest_scope(self):
+        _, read_only = make_api_key(self.workspace, label="reader", scopes=("read",))
+        response = self.client.post(
+            URL,
+            logs_protobuf_body(self.records),
+            content_type=PROTOBUF,
+            headers={"Authorization": f"Bearer {read_only}"},
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertIn("'ingest' scope", status_pb2.Status.FromString(response.content).message)
+
     def test_bad_input_is_a_400_naming_the_field(self):
         body = json.loads(logs_json_body(self.records))
         body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["traceId"] = "not hex"
