@@ -65,9 +65,13 @@ def ingest_logs(workspace, request):
         body = translated["body"]
         if body["name"] in GENAI_RECORDS and "parent_id" in body:
             joined.add((body["run_id"], body["parent_id"]))
-    # Only the spans stored already: the others join their records when they arrive.
-    then = (lambda: join_records(workspace, stored_spans(workspace, joined), turn_events)) if joined else None
-    for result, where in zip(ingest_batch(workspace, events, then=then), places, strict=True):
+
+    def join(fold):
+        # Only the spans stored already: the others join their records when they arrive.
+        join_records(workspace, stored_spans(workspace, joined), turn_events, fold)
+
+    results = ingest_batch(workspace, events, then=join if joined else None)
+    for result, where in zip(results, places, strict=True):
         if result["status"] == REJECTED:
             outcome.rejected[where] = f"{result['field']}: {result['reason']}"
     return outcome

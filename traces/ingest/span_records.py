@@ -30,9 +30,12 @@ from .genai_records import GENAI_RECORDS, OPERATION_DETAILS_EVENT
 RUN_PAYLOADS = ("run__input", "run__output", "run__error", "run__state", "run__graph")
 
 
-def join_records(workspace, keys, make_turns):
+def join_records(workspace, keys, make_turns, fold):
     """Apply the GenAI records of these (trace id, span id) pairs to their spans' rows, where both are
-    stored. `make_turns` is otlp.turn_events (passed in: the OTLP translation imports this module)."""
+    stored, after `fold` stored the spans or the records. `make_turns` is otlp.turn_events (passed in:
+    the OTLP translation imports this module)."""
+    # A record is a line of its run: a run the fold has just created had none before it.
+    keys = {key for key in keys if key[0] not in fold.new_runs}
     records = stored_records(workspace, keys)
     if not records:
         return
