@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from ninja.operation import PathView
 
 from metrics import otlp_api as otlp_metrics_api
-from traces import otlp_api
+from traces import otlp_api, otlp_logs_api
 
 from . import invitations, views
 from .api import api, no_such_route
@@ -50,6 +50,8 @@ urlpatterns = [
     path("v1/traces", otlp_api.traces, name="otlp_traces"),
     path("api/public/otel/v1/traces", otlp_api.traces, name="otlp_traces_langfuse"),
     path("v1/metrics", otlp_metrics_api.metrics, name="otlp_metrics"),
+    path("v1/logs", otlp_logs_api.logs, name="otlp_logs"),
+    path("api/public/otel/v1/logs", otlp_logs_api.logs, name="otlp_logs_langfuse"),
     path("w/<slug:workspace>/settings/", include("backoffice.governance.urls")),
     path("", include("metrics.public_urls")),
 ]

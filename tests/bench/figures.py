@@ -15,6 +15,7 @@ from .follow import follow_figure
 from .ingest import Server, ingest_figures, written_tables
 from .measure import NotMeasured, not_measured, page_figure
 from .otlp import otlp_figure
+from .otlp_logs import otlp_logs_figure
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LIST_MS, RUN_PAGE_MS, TASKS_API_MS, DAG_MS = 100, 200, 150, 300
@@ -136,6 +137,7 @@ def write_figures(facts, options, out):
         return [
             *ingest_figures(facts, events=options.events, clients=1, client=client, out=out),
             otlp_figure(spans=options.spans, clients=1, client=client),
+            otlp_logs_figure(spans=options.spans, clients=1, client=client),
             follow_figure(events=FOLLOW_EVENTS, committed=False),
             export_figure(facts, reviews=export_size(facts), server=None),
         ]
@@ -146,6 +148,7 @@ def write_figures(facts, options, out):
                 facts, events=options.events, clients=options.clients, server=server, out=out
             )
             figures.append(otlp_figure(spans=options.spans, clients=options.clients, server=server))
+            figures.append(otlp_logs_figure(spans=options.spans, clients=options.clients, server=server))
             figures.append(export_figure(facts, reviews=export_size(facts), server=server))
         figures.append(follow_figure(events=FOLLOW_EVENTS, committed=True))
     except NotMeasured as exc:

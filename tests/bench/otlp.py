@@ -19,8 +19,10 @@ SPANS_PER_TRACE = 10
 TRACES_PER_REQUEST = 50  # 500 spans: the SDK's BatchSpanProcessor exports up to 512 at a time
 
 
-def agent_trace(tracer, n, text):
-    """One support-agent turn: an agent span over model calls, tools and a retrieval (10 spans)."""
+def agent_trace(tracer, n, text, logger=None):
+    """One support-agent turn: an agent span over model calls, tools and a retrieval (10 spans). With a
+    `logger`, the GenAI model calls send their messages in a log record (an operation details record, as
+    the current openai-v2 instrumentation does) instead of span attributes, and each tool logs a line."""
     question, answer = text.user_texts[n % 64], text.assistant_texts[n % 64]
     notes, context = text.task_outputs[n % 256], text.task_inputs[n % 256]
     root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support-agent"}
@@ -28,19 +30,32 @@ def agent_trace(tracer, n, text):
     with tracer.start_as_current_span("support turn", attributes=root) as span:
         span.set_attribute("input.value", question)
         for step in range(3):
+            said = [("system", context), ("user", question), ("assistant", notes), ("user", question)]
             chat = {
                 "gen_ai.operation.name": "chat",
                 "gen_ai.provider.name": "openai",
                 "gen_ai.request.model": "gpt-4o",
                 "gen_ai.usage.input_tokens": 300 + step,
                 "gen_ai.usage.output_tokens": 40,
-                "gen_ai.input.messages": messages(
-                    ("system", context), ("user", question), ("assistant", notes), ("user", question)
-                ),
-                "gen_ai.output.messages": messages(("assistant", answer)),
             }
+            if logger is None:
+                chat["gen_ai.input.messages"] = messages(*said)
+                chat["gen_ai.output.messages"] = messages(("assistant", answer))
             with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=chat):
-                pass
+                if logger is not None:
+                    details = {
+                        "gen_ai.input.messages": json.loads(messages(*said)),
+                        "gen_ai.output.messages": [
+                            {
+                                "role": "assistant",
+                                "parts": [{"type": "text", "content": answer}],
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    }
+                    logger.emit(
+                        event_name="gen_ai.client.inference.operation.details", attributes=chat | details
+                    )
             tool = {
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": "lookup_order",
@@ -50,7 +65,8 @@ def agent_trace(tracer, n, text):
                 "output.value": notes,
             }
             with tracer.start_as_current_span("execute_tool lookup_order", attributes=tool):
-                pass
+                if logger is not None:
+                    logger.emit(body=f"order {n} looked up", severity_text="INFO", attributes={"order": n})
         retrieve = {"openinference.span.kind": "RETRIEVER", "input.value": context, "output.value": notes}
         with tracer.start_as_current_span("retrieve", attributes=retrieve):
             pass

@@ -310,11 +310,4 @@ EXPECTED["langfuse-3"] = LANGFUSE
 # "model_calls", "refused") or one field of it ("model_calls.cost"), with what a user misses. The suite
 # compares everything else, and fails when a gap closes so that it is taken off this list; the README
 # table shows the gaps beside what each client sends.
-GAPS = {
-    "otel-openai-v2-events": {
-        "model_calls.finish_reason": "the streamed reply's finish reason",
-        "refused": "/v1/logs",
-        "turns": "the conversation (log records)",
-    },
-}
-GAPS["otel-openai-v2-logs"] = GAPS["otel-openai-v2-events"]
+GAPS = {}

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for what agents send: event batches (DESIGN §4), OTLP trace requests and
+"""Hypothesis strategies for what agents send: event batches (DESIGN §4), OTLP trace and log requests and
 business events (`track`), valid-shaped and malformed, with the edge values that break parsers and
 pages: empty, huge, deep, unicode, NUL, HTML, NaN/Infinity, far timestamps, odd ids, duplicates and
 events out of order.
@@ -16,14 +16,17 @@ from datetime import timedelta
 
 from google.protobuf import json_format
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tests.events import BASE
 
 INGEST = "/api/v1/ingest"
 OTLP_PATHS = ("/v1/traces", "/api/public/otel/v1/traces")
+OTLP_LOG_PATHS = ("/v1/logs", "/api/public/otel/v1/logs")
 
 EVENT_TYPES = (
     "agent.upsert",
@@ -518,6 +521,45 @@ def exports(draw):
     return export
 
 
+# Log records' event names: the GenAI records joined to their spans, and any other.
+LOG_EVENT_NAMES = (
+    "gen_ai.user.message",
+    "gen_ai.tool.message",
+    "gen_ai.choice",
+    "gen_ai.client.inference.operation.details",
+    "",
+    "x",
+)
+
+
+@st.composite
+def log_records(draw):
+    record = LogRecord(
+        trace_id=draw(ids_of(TRACE_IDS, 16)),
+        span_id=draw(st.one_of(st.just(b""), ids_of(SPAN_IDS, 8))),
+        time_unix_nano=draw(NANOS),
+        observed_time_unix_nano=draw(NANOS),
+        severity_number=draw(st.integers(0, 30)),
+        severity_text=draw(st.sampled_from(["", "ERROR", "x" * 40, "\x00"])),
+        event_name=draw(st.sampled_from(LOG_EVENT_NAMES)),
+    )
+    record.body.CopyFrom(draw(any_values()))
+    record.attributes.extend(draw(st.lists(key_values(), max_size=4)))
+    return record
+
+
+@st.composite
+def log_exports(draw):
+    export = ExportLogsServiceRequest()
+    for _ in range(draw(st.integers(0, 2))):
+        resource_logs = export.resource_logs.add()
+        for _ in range(draw(st.integers(0, 2))):
+            scope = resource_logs.scope_logs.add()
+            scope.scope.name = draw(st.sampled_from(["", "payments", "opentelemetry.util.genai.handler"]))
+            scope.log_records.extend(draw(st.lists(log_records(), max_size=5)))
+    return export
+
+
 def b64_to_hex(value):
     if isinstance(value, list):
         return [b64_to_hex(item) for item in value]
@@ -545,9 +587,10 @@ def mangle_json(value, draw):
 
 
 @st.composite
-def otlp_requests(draw):
-    """POST /v1/traces (or the Langfuse path): protobuf or OTLP/JSON, valid or broken, maybe gzipped."""
-    export = draw(exports())
+def otlp_requests(draw, messages=None, paths=OTLP_PATHS):
+    """POST /v1/traces (or the Langfuse path; or with log_exports, /v1/logs): protobuf or OTLP/JSON, valid
+    or broken, maybe gzipped."""
+    export = draw(exports() if messages is None else messages)
     encoding = draw(st.sampled_from(["protobuf", "json"]))
     if encoding == "protobuf":
         content_type = draw(st.sampled_from(["application/x-protobuf", "application/protobuf"]))
@@ -570,4 +613,4 @@ def otlp_requests(draw):
     headers = {"Content-Type": content_type, **headers}
     if draw(st.integers(0, 19)) == 0:
         headers["Content-Encoding"] = draw(st.sampled_from(["br", "deflate", "GZIP", "gzip, identity"]))
-    return Request("POST", draw(st.sampled_from(OTLP_PATHS)), body, headers, f"otlp-{encoding}")
+    return Request("POST", draw(st.sampled_from(paths)), body, headers, f"otlp-{encoding}")

@@ -56,3 +56,8 @@ def test_track_events_never_get_a_5xx_nor_an_unnamed_4xx(live_server, world):
 
 def test_otlp_trace_requests_never_get_a_5xx_nor_an_unnamed_4xx(live_server, world):
     fuzz_then_walk(live_server, world, strategies.otlp_requests(), examples=200)
+
+
+def test_otlp_log_requests_never_get_a_5xx_nor_an_unnamed_4xx(live_server, world):
+    requests = strategies.otlp_requests(strategies.log_exports(), strategies.OTLP_LOG_PATHS)
+    fuzz_then_walk(live_server, world, requests, examples=100)

@@ -67,9 +67,11 @@ def rejection(index, event_id, field, reason):
     return {"index": index, "id": event_id, "status": REJECTED, "field": field, "reason": reason}
 
 
-def ingest_batch(workspace, raw_events, *, storable=False):
+def ingest_batch(workspace, raw_events, *, storable=False, then=None):
     """Store a batch of raw events; returns one result per event, in the order given. `storable`: the
-    caller has made sure their text holds nothing PostgreSQL cannot store (see storable_body).
+    caller has made sure their text holds nothing PostgreSQL cannot store (see storable_body). `then(fold)`
+    runs after a fold, with it, in its transaction and under the workspace lock: for work that must see
+    the rows of every batch committed before (OTLP log records joined to their spans).
 
     The rows are committed when this returns: a caller that acknowledges afterwards never loses an event.
     """
@@ -96,7 +98,10 @@ def ingest_batch(workspace, raw_events, *, storable=False):
             stored = stored_event_ids(workspace, seen)
             fresh = [e for e in candidates if e.id not in stored]
             if fresh:
-                Fold(workspace, fresh).apply()
+                fold = Fold(workspace, fresh)
+                fold.apply()
+                if then is not None:
+                    then(fold)
             for event in candidates:
                 status = DUPLICATE if event.id in stored else ACCEPTED
                 results[event.index] = {"index": event.index, "id": event.id, "status": status}

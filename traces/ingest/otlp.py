@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from openinference.semconv.trace import SpanAttributes as OI
@@ -40,6 +41,7 @@ from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, read_span
 from .names import EXCEPTION_EVENT
 from .run_metadata import root_metadata, run_metadata, span_metadata
 from .same_call import call_id
+from .span_records import join_records
 from .turns import Conversation, conversation, drop_superseded_turns, span_call, span_exchange, stored_calls
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,10 +157,13 @@ def ingest_spans(workspace, request):
     for raw, owner in turns:
         events.append(raw)
         owners.append(owner)
+    # GenAI log records stored before their spans are joined to them (see span_records).
+    keys = {(span.trace_id, span.span_id) for span in accepted}
+    joined = partial(join_records, workspace, keys, stored_turns)
     with transaction.atomic():
         # Before the batch: a turn stored with another time or step comes back as the batch has it.
         drop_superseded_turns(workspace, conversations)
-        results = ingest_batch(workspace, events)
+        results = ingest_batch(workspace, events, then=joined)
     for result, owner in zip(results, owners, strict=True):
         if result["status"] == REJECTED and owner and owner not in outcome.rejected:
             outcome.rejected[owner] = f"{result['field']}: {result['reason']}"
@@ -489,6 +494,19 @@ def conversation_events(workspace, traces, spans):
             calls[span.trace_id].append(call)
         elif span.is_root:
             exchanges[span.trace_id] = span_exchange(span)
+    return turn_events(named, calls, exchanges, sent_now)
+
+
+def stored_turns(workspace, named):
+    """The conversation of these runs ({run_id: session_id}) from their stored tasks alone, as
+    conversation_events gives it: for the GenAI log records joined to stored tasks (span_records)."""
+    calls, exchanges = stored_calls(workspace, list(named), set())
+    return turn_events(named, calls, exchanges, set())
+
+
+def turn_events(named, calls, exchanges, sent_now):
+    """The message events of each run's conversation ({run_id: session_id}) from its calls and root
+    exchange, each with the key of its span when that span is in this request (`sent_now`)."""
     events, conversations = [], {}
     for run_id, session_id in named.items():
         exchange = exchanges.get(run_id)

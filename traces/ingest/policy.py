@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 # Body fields that carry payloads, cut by the agent's payload mode.
 INPUT_FIELDS = ("input", "args", "request", "state")
-OUTPUT_FIELDS = ("output", "result", "response", "error")
+# An OTLP log record's `body` is what it logged: an output like a task's.
+OUTPUT_FIELDS = ("output", "result", "response", "error", "body")
 # Ids link events into rows: redacting one would split a run in two, so redaction never touches them.
 LINK_FIELDS = ("run_id", "step_id", "parent_id", "session_id", "agent_id", "call_id", "invocation_id")
 # Amounts of money are decimal text in a body's stored form, but measurements all the same.

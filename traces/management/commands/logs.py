@@ -181,7 +181,9 @@ def summarize(event, names):
     if kind == "track":
         return f"{body.get('name')} {preview(body.get('properties') or {})}"
     if kind == "log":
-        return f"[{body.get('level') or 'info'}] {body.get('name')}"
+        # An OTLP log record's body, else a GenAI record's messages.
+        said = next((body[key] for key in ("body", "output", "input") if body.get(key) is not None), None)
+        return f"[{body.get('level') or 'info'}] {body.get('name')}{field_preview(' ', said)}"
     if kind.startswith("gate."):
         who = f" by {body['approver']}" if body.get("approver") else ""
         return f"{body.get('name') or step}{who}{field_preview(': ', body.get('comment'))}"
