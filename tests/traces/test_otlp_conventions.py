@@ -23,7 +23,7 @@ class ConventionsTest(SimpleTestCase):
             }
         )
         self.assertEqual((facts.type, facts.provider, facts.model), ("llm", "openai", "gpt-4"))
-        self.assertEqual((facts.prompt_tokens, facts.completion_tokens), (11, 7))
+        self.assertEqual((facts.usage.prompt_tokens, facts.usage.completion_tokens), (11, 7))
         self.assertEqual(facts.input_messages, [{"role": "user", "content": "Hi"}])
         self.assertEqual(facts.output_messages, [{"role": "assistant", "content": "Hello"}])
         self.assertNotIn("gen_ai.prompt.0.content", facts.attributes)
@@ -119,20 +119,23 @@ class ConventionsTest(SimpleTestCase):
             }
         )
         # Langfuse's "input" leaves the cached tokens out; the stored prompt is the whole input.
-        self.assertEqual((facts.prompt_tokens, facts.completion_tokens, facts.cached_tokens), (50, 4, 20))
-        self.assertEqual(facts.cost, Decimal("0.0001234568"))
+        self.assertEqual(
+            (facts.usage.prompt_tokens, facts.usage.completion_tokens, facts.usage.cached_tokens), (50, 4, 20)
+        )
+        self.assertEqual(facts.usage.cost, Decimal("0.0001234568"))
         self.assertEqual(facts.completion_start.isoformat(), "2026-11-20T09:00:00.250000+00:00")
 
     def test_a_span_with_token_counts_but_no_kind_is_a_model_call(self):
         facts = read_span({"llm.token_count.prompt": "12", "llm.token_count.completion": 3})
-        self.assertEqual((facts.type, facts.is_model_call, facts.prompt_tokens), ("llm", True, 12))
+        self.assertEqual((facts.type, facts.is_model_call, facts.usage.prompt_tokens), ("llm", True, 12))
 
     def test_unknown_kinds_are_custom_and_numbers_that_are_not_numbers_are_ignored(self):
         facts = read_span(
             {"openinference.span.kind": "GUARDRAIL", "gen_ai.usage.input_tokens": "x", "llm.cost.total": "x"}
         )
         self.assertEqual(
-            (facts.type, facts.prompt_tokens, facts.cost, facts.is_model_call), ("custom", None, None, False)
+            (facts.type, facts.usage.prompt_tokens, facts.usage.cost, facts.is_model_call),
+            ("custom", None, None, False),
         )
         self.assertIsNone(facts.problem)
 

@@ -67,7 +67,7 @@ class SpanAttributesTest(SimpleTestCase):
 
     def test_span_facts_carry_the_new_kinds(self):
         facts = read_span({"gen_ai.operation.name": "chat", "gen_ai.usage.reasoning.output_tokens": 7})
-        self.assertEqual((facts.reasoning_tokens, facts.cache_creation_tokens), (7, None))
+        self.assertEqual((facts.usage.reasoning_tokens, facts.usage.cache_creation_tokens), (7, None))
 
     def test_a_count_out_of_range_rejects_the_span_naming_the_attribute(self):
         usage = read_span_usage({"gen_ai.usage.input_tokens": 5, "gen_ai.usage.reasoning.output_tokens": -1})

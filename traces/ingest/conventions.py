@@ -12,7 +12,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from openinference.semconv.trace import SpanAttributes as OI
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -23,7 +22,7 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATU
 
 from .checks import ID_CHARS, time_problem
 from .names import OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
-from .usage import USAGE_FIELDS, count, read_span_usage
+from .usage import Usage, count, read_span_usage
 
 # The task type a span's kind implies: the first of KIND_KEYS it sets (openinference.span.kind,
 # gen_ai.operation.name, langfuse.observation.type, traceloop.span.kind, llm.request.type), lowercased.
@@ -167,14 +166,7 @@ class SpanFacts:
     attributes: dict = field(default_factory=dict)
     model: str | None = None
     provider: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
-    cache_creation_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cost: Decimal | None = None
-    input_cost: Decimal | None = None
-    output_cost: Decimal | None = None
+    usage: Usage = field(default_factory=Usage)  # token counts and the cost the client sent
     finish_reason: str | None = None
     completion_start: datetime | None = None
     ttft_ms: float | None = None
@@ -185,7 +177,7 @@ class SpanFacts:
 
     @property
     def has_usage(self):
-        return self.prompt_tokens is not None or self.completion_tokens is not None
+        return self.usage.prompt_tokens is not None or self.usage.completion_tokens is not None
 
     @property
     def is_model_call(self):
@@ -258,10 +250,8 @@ def read_tags(attrs):
 def read_model(facts, attrs):
     facts.model = text(first(attrs, *MODEL_KEYS))
     facts.provider = text(first(attrs, *PROVIDER_KEYS))
-    usage = read_span_usage(attrs)
-    for name in USAGE_FIELDS:
-        setattr(facts, name, getattr(usage, name))
-    facts.problem = usage.problem
+    facts.usage = read_span_usage(attrs)
+    facts.problem = facts.usage.problem
     facts.finish_reason = read_finish_reason(attrs)
     facts.ttft_ms = read_ttft(attrs)
     started = parse_json(attrs.get(Langfuse.OBSERVATION_COMPLETION_START_TIME))

@@ -395,11 +395,11 @@ def llm_call_body(span, error):
         "call_id": call_id(span.span_id, span.attrs),
         "model": (facts.model or "unknown")[:NAME_CHARS],
         "provider": (facts.provider or "")[:PROVIDER_CHARS],
-        "prompt_tokens": facts.prompt_tokens,
-        "completion_tokens": facts.completion_tokens,
-        "cached_tokens": facts.cached_tokens,
-        "cache_creation_tokens": facts.cache_creation_tokens,
-        "reasoning_tokens": facts.reasoning_tokens,
+        "prompt_tokens": facts.usage.prompt_tokens,
+        "completion_tokens": facts.usage.completion_tokens,
+        "cached_tokens": facts.usage.cached_tokens,
+        "cache_creation_tokens": facts.usage.cache_creation_tokens,
+        "reasoning_tokens": facts.usage.reasoning_tokens,
         "finish_reason": facts.finish_reason,
         "request": facts.input,
         "response": facts.output,
@@ -409,8 +409,8 @@ def llm_call_body(span, error):
         body["latency_ms"] = (span.end - span.start).total_seconds() * 1000
     body["ttft_ms"] = ttft_ms(span)
     for name in ("cost", "input_cost", "output_cost"):
-        if getattr(facts, name) is not None:
-            body[name] = str(getattr(facts, name))
+        if getattr(facts.usage, name) is not None:
+            body[name] = str(getattr(facts.usage, name))
     if error is not None:
         body.update(status="error", error=error)
     return {k: v for k, v in body.items() if v is not None}
