@@ -4,6 +4,7 @@ The key decides the workspace; a review or run of another workspace answers 404.
 422 with the field they are about, as the schema's own validation errors do.
 """
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from backoffice.days import Day
 from traces.models import ChatMessage, Run
 
 from . import tickets as reviews
+from .evaluation import evaluation_response
 from .export import export_response
 from .queries import (
     MAX_PAGE_SIZE,
@@ -27,12 +29,13 @@ from .queries import (
     parse_cursor,
     reviews_in,
 )
-from .stats import TOO_LONG, period, review_figures, too_long
+from .queues import queues_in
+from .stats import TOO_LONG, period, review_figures, score_agreement, too_long
 
 router = Router(tags=["reviews"])
 
 # Fields a PATCH may set to null.
-NULLABLE = ("assignee", "target_message")
+NULLABLE = ("assignee", "target_message", "queue")
 
 RatingValue = Literal["good", "neutral", "bad"]
 PriorityValue = Literal["low", "medium", "high", "urgent"]
@@ -61,10 +64,11 @@ class ReviewIn(Input):
     assignee: str | None = Field(None, description="Username of a reviewer or admin of the workspace.")
     action_taken: str = Field("", max_length=reviews.MAX_ACTION_CHARS)
     resolution_notes: LongText = ""
+    queue_id: int | None = Field(None, description="The queue the review is in (at most one).")
 
 
 class ReviewPatch(Input):
-    """Only the fields sent change; `assignee` and `target_message_id` accept null to clear."""
+    """Only the fields sent change; `assignee`, `target_message_id` and `queue_id` accept null to clear."""
 
     rating: RatingValue | None = None
     comment: Comment | None = None
@@ -76,6 +80,7 @@ class ReviewPatch(Input):
     assignee: str | None = None
     action_taken: str | None = Field(None, max_length=reviews.MAX_ACTION_CHARS)
     resolution_notes: LongText | None = None
+    queue_id: int | None = None
 
 
 class ActivityOut(Schema):
@@ -89,12 +94,16 @@ class ReviewOut(Schema):
     id: int
     run_id: str
     agent_id: str | None
-    rating: str
+    rating: RatingValue | None = Field(
+        description="null until a person rates the run (a review a rule opened)."
+    )
     comment: str
     priority: str
     tags: list[str]
     status: str
     assignee: str | None
+    queue_id: int | None = Field(description="The queue the review is in (at most one).")
+    queue: str | None = Field(description="The name of that queue.")
     action_taken: str
     resolution_notes: str
     corrected_output: str
@@ -137,13 +146,21 @@ class StatsFilters(DateRange):
     agent: str | None = Field(None, description="An agent id.")
 
 
-class ReviewFilters(ExportFilters):
+class ListFilters(ExportFilters):
     status: Literal["all", "active", "open", "in_review", "resolved", "dismissed"] = Field(
         "all", description="`active` is open and in review."
     )
     priority: PriorityValue | None = None
     assignee: str | None = Field(None, description="A username, or `none` for unassigned reviews.")
+    queue: int | None = Field(None, description="A queue id: the reviews in that queue.")
     q: str | None = Field(None, max_length=200, description="Text in the comment, corrected output or notes.")
+
+
+class EvaluationFilters(ListFilters):
+    file_format: Literal["jsonl", "csv"] = Field("jsonl", alias="format", description="`jsonl` or `csv`.")
+
+
+class ReviewFilters(ListFilters):
     sort: Literal["priority", "newest", "oldest"] = "priority"
     after: str | None = Field(None, description="The `next_after` of the previous page.")
     limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
@@ -173,6 +190,25 @@ class AgentStats(Schema):
     avg_resolution_hours: float | None
 
 
+class PairAgreement(Schema):
+    first: str = Field(description="A reviewer's username.")
+    second: str
+    shared: int = Field(description="Runs and replies both scored.")
+    agreement: float = Field(description="The share of them both scored the same, 0 to 1.")
+    kappa: float | None = Field(description="Cohen's kappa (categorical and boolean); null when undefined.")
+    correlation: float | None = Field(description="Pearson's correlation (numeric); null when undefined.")
+
+
+class ConfigAgreementOut(Schema):
+    name: str
+    data_type: str
+    items: int = Field(description="Runs and replies that two or more reviewers scored.")
+    reviewers: int
+    agreement: float | None = Field(description="Of every pair of scores of a same thing, the share equal.")
+    fleiss_kappa: float | None = Field(description="More than two reviewers, categorical and boolean.")
+    pairs: list[PairAgreement] = Field(description="Per reviewer pair, those sharing the most first.")
+
+
 class StatsOut(Schema):
     since: date
     until: date
@@ -183,6 +219,9 @@ class StatsOut(Schema):
     avg_resolution_hours: float | None
     weeks: list[Week]
     agents: list[AgentStats]
+    agreement: list[ConfigAgreementOut] = Field(
+        description="How often reviewers agree, per score config, on what they scored in the range."
+    )
 
 
 def review_out(review):
@@ -191,7 +230,9 @@ def review_out(review):
         "id": review.pk,
         "run_id": review.run.run_id,
         "agent_id": review.run.agent.agent_id if review.run.agent else None,
+        "rating": review.rating or None,
         "assignee": review.assignee.get_username() if review.assignee else None,
+        "queue": review.queue.name if review.queue else None,
         "target_message_id": review.target_message.event_id if review.target_message else None,
     }
 
@@ -214,9 +255,24 @@ def find_assignee(workspace, username):
     return user
 
 
+def find_queue(workspace, queue_id):
+    if queue_id is None:
+        return None
+    queue = queues_in(workspace).filter(pk=queue_id).first()
+    if queue is None:
+        raise reviews.ReviewError("queue_id", "no queue of this workspace has that id")
+    return queue
+
+
+def problem_of(exc):
+    """A ReviewError as the API words it: (the field as the API names it, "field: message")."""
+    field = {"target_message": "target_message_id", "queue": "queue_id"}.get(exc.field, exc.field)
+    return field, f"{field}: {exc.message}"
+
+
 def as_problem(exc):
-    field = {"target_message": "target_message_id"}.get(exc.field, exc.field)
-    return Status(422, {"detail": f"{field}: {exc.message}", "field": field})
+    field, detail = problem_of(exc)
+    return Status(422, {"detail": detail, "field": field})
 
 
 def actor(request):
@@ -230,18 +286,31 @@ def actor(request):
 )
 def review_create(request, payload: ReviewIn):
     """One review per run: a second answers 409 naming the review the run already has."""
-    run = get_object_or_404(Run.objects.filter(workspace=request.workspace), run_id=payload.run_id)
-    fields = payload.dict(exclude={"run_id", "target_message_id", "assignee"})
     try:
-        fields["target_message"] = find_target(run, payload.target_message_id)
-        fields["assignee"] = find_assignee(request.workspace, payload.assignee)
-        review = reviews.file_review(run, actor=actor(request), **fields)
+        review = file_from(request.workspace, payload, actor(request))
     except reviews.AlreadyReviewed as exc:
-        conflict = {"detail": str(exc), "field": "run_id", "review_id": exc.review.pk, "run_id": run.run_id}
+        conflict = {
+            "detail": str(exc),
+            "field": "run_id",
+            "review_id": exc.review.pk,
+            "run_id": exc.review.run.run_id,
+        }
         return Status(409, conflict)
     except reviews.ReviewError as exc:
         return as_problem(exc)
-    return Status(201, detail_out(get_review(request.workspace, review.pk)))
+    return Status(201, detail_out(review))
+
+
+def file_from(workspace, payload, actor):
+    """File the review a valid ReviewIn describes and read it back; what the API and the MCP tools share.
+    Http404 when the run is not the workspace's; AlreadyReviewed or ReviewError when a rule says no."""
+    run = get_object_or_404(Run.objects.filter(workspace=workspace), run_id=payload.run_id)
+    fields = payload.dict(exclude={"run_id", "target_message_id", "assignee", "queue_id"})
+    fields["target_message"] = find_target(run, payload.target_message_id)
+    fields["assignee"] = find_assignee(workspace, payload.assignee)
+    fields["queue"] = find_queue(workspace, payload.queue_id)
+    review = reviews.file_review(run, actor=actor, **fields)
+    return get_review(workspace, review.pk)
 
 
 @router.get(
@@ -277,14 +346,16 @@ def review_list(request, filters: Query[ReviewFilters]):
 @router.get("/stats", response={200: StatsOut, **problems()}, summary="Review figures")
 def review_stats(request, filters: Query[StatsFilters]):
     """Counts by status, rating and priority, average resolution hours, weekly flow and per agent,
-    over the reviews filed in the date range (the last twelve weeks by default)."""
+    over the reviews filed in the date range (the last twelve weeks by default); and how often
+    reviewers agree on the scores they gave in that range, per score config and reviewer pair."""
     if filters.since and filters.until and filters.since > filters.until:
         return Status(422, {"detail": "until: the end date is before the start date", "field": "until"})
     since, until = period(filters.since, filters.until)
     if too_long(since, until):
         return Status(422, {"detail": f"since: {TOO_LONG}", "field": "since"})
     by_agent = filter_reviews(reviews_in(request.workspace), {"agent": filters.agent})
-    return review_figures(by_agent, since, until)
+    agreements = score_agreement(request.workspace, since, until, filters.agent)
+    return {**review_figures(by_agent, since, until), "agreement": [asdict(found) for found in agreements]}
 
 
 @router.get(
@@ -302,7 +373,33 @@ def review_stats(request, filters: Query[StatsFilters]):
 )
 def review_export(request, filters: Query[ExportFilters]):
     found = filter_reviews(reviews_in(request.workspace), filters.dict())
-    return export_response(found, request.workspace)
+    return export_response(request, found)
+
+
+@router.get(
+    "/export/evaluation",
+    summary="Reviews as an evaluation dataset (JSONL or CSV)",
+    response={200: None, **problems()},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "One item per review, oldest first, streamed: the conversation up to the "
+                "reviewed reply (`input`), the corrected output or else the reply (`expected_output`), the "
+                "reply (`output`), the review and the run's `scores` (name, value, data type, source, "
+                "author, comment). The CSV has the same as columns, `input` as JSON and `scores` as "
+                "`name=value; …`.",
+                "content": {
+                    "application/jsonl": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
+def review_evaluation(request, filters: Query[EvaluationFilters]):
+    data = filters.dict()
+    found = filter_reviews(reviews_in(request.workspace), data)
+    return evaluation_response(request, found, data["file_format"])
 
 
 def detail_out(review):
@@ -318,21 +415,30 @@ def review_get(request, review_id: int):
 def review_update(request, review_id: int, payload: ReviewPatch):
     """Changes fields and moves the status; resolving stamps resolved_by (the key's label) and
     resolved_at, reopening clears them. Every change is logged."""
-    review = get_review(request.workspace, review_id)
-    fields = payload.dict(exclude_unset=True)
-    status = fields.pop("status", None)
     try:
-        if "target_message_id" in fields:
-            fields["target_message"] = find_target(review.run, fields.pop("target_message_id"))
-        if "assignee" in fields:
-            fields["assignee"] = find_assignee(request.workspace, fields["assignee"])
-        nulls = [name for name, value in fields.items() if value is None and name not in NULLABLE]
-        if nulls:
-            raise reviews.ReviewError(nulls[0], "cannot be null")
-        reviews.update_review(review, actor=actor(request), status=status, **fields)
+        review = patch_from(request.workspace, review_id, payload, actor(request))
     except reviews.ReviewError as exc:
         return as_problem(exc)
-    return detail_out(get_review(request.workspace, review.pk))
+    return detail_out(review)
+
+
+def patch_from(workspace, review_id, payload, actor):
+    """Apply a valid ReviewPatch to the workspace's review and read it back. Http404 when the review is
+    not the workspace's; ReviewError when a rule says no."""
+    review = get_review(workspace, review_id)
+    fields = payload.dict(exclude_unset=True)
+    status = fields.pop("status", None)
+    if "target_message_id" in fields:
+        fields["target_message"] = find_target(review.run, fields.pop("target_message_id"))
+    if "assignee" in fields:
+        fields["assignee"] = find_assignee(workspace, fields["assignee"])
+    if "queue_id" in fields:
+        fields["queue"] = find_queue(workspace, fields.pop("queue_id"))
+    nulls = [name for name, value in fields.items() if value is None and name not in NULLABLE]
+    if nulls:
+        raise reviews.ReviewError(nulls[0], "cannot be null")
+    reviews.update_review(review, actor=actor, status=status, **fields)
+    return get_review(workspace, review.pk)
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from django import forms
 from django.http import QueryDict
 
 from backoffice.days import DayField
-from traces.models import Priority, Rating, ReviewStatus
+from traces.models import UNRATED, UNRATED_LABEL, Priority, Rating, ReviewStatus
 
 from . import tickets as reviews
 from .queries import parse_cursor
@@ -75,6 +75,7 @@ class ReviewEditForm(ReviewForm):
     """Editing a review: the filing fields plus the work on it. Status moves are separate buttons."""
 
     assignee = forms.ChoiceField(required=False)
+    queue = forms.ChoiceField(required=False)
     action = forms.ChoiceField(
         required=False,
         label="Action taken",
@@ -87,10 +88,12 @@ class ReviewEditForm(ReviewForm):
         required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}), label="Resolution notes"
     )
 
-    def __init__(self, *args, assignees=(), **kwargs):
+    def __init__(self, *args, assignees=(), queues=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.assignees = {user.get_username(): user for user in assignees}
         self.fields["assignee"].choices = [("", "Nobody")] + [(name, name) for name in self.assignees]
+        self.queues = {str(queue.pk): queue for queue in queues}
+        self.fields["queue"].choices = [("", "No queue")] + [(pk, q.name) for pk, q in self.queues.items()]
 
     @classmethod
     def for_review(cls, review, data=None, **kwargs):
@@ -103,6 +106,7 @@ class ReviewEditForm(ReviewForm):
             "target": review.target_message.event_id if review.target_message else "",
             "corrected_output": review.corrected_output,
             "assignee": review.assignee.get_username() if review.assignee else "",
+            "queue": str(review.queue_id or ""),
             "action": action if action in reviews.ACTIONS or not action else "other",
             "action_other": "" if action in reviews.ACTIONS else action,
             "resolution_notes": review.resolution_notes,
@@ -111,6 +115,9 @@ class ReviewEditForm(ReviewForm):
 
     def clean_assignee(self):
         return self.assignees.get(self.cleaned_data.get("assignee"))
+
+    def clean_queue(self):
+        return self.queues.get(self.cleaned_data.get("queue"))
 
     def clean(self):
         data = super().clean()
@@ -134,11 +141,12 @@ class ReviewFilterForm(forms.Form):
         required=False,
         choices=[("active", "Active"), ("all", "All"), *ReviewStatus.choices],
     )
-    rating = forms.ChoiceField(required=False, choices=ANY + Rating.choices)
+    rating = forms.ChoiceField(required=False, choices=ANY + Rating.choices + [(UNRATED, UNRATED_LABEL)])
     priority = forms.ChoiceField(required=False, choices=ANY + Priority.choices)
     agent = forms.ChoiceField(required=False)
     tag = forms.CharField(required=False, max_length=reviews.MAX_TAG_CHARS)
     assignee = forms.ChoiceField(required=False)
+    queue = forms.ChoiceField(required=False)
     since = DayField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = DayField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
@@ -146,8 +154,10 @@ class ReviewFilterForm(forms.Form):
     )
     after = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, agents=(), assignees=(), **kwargs):
+    def __init__(self, data=None, *, agents=(), assignees=(), queues=(), **kwargs):
         super().__init__(data, **kwargs)
+        if "queue" in self.fields:
+            self.fields["queue"].choices = ANY + [(str(queue.pk), queue.name) for queue in queues]
         if "agent" in self.fields:
             self.fields["agent"].choices = ANY + [(agent.agent_id, str(agent)) for agent in agents]
         if "assignee" in self.fields:
@@ -185,7 +195,13 @@ class ReviewFilterForm(forms.Form):
 class ExportFilterForm(ReviewFilterForm):
     """The training export: resolved reviews only, by agent, rating, tag and date."""
 
-    q = status = priority = assignee = sort = after = None
+    q = status = priority = assignee = queue = sort = after = None
+
+
+class EvaluationFilterForm(ReviewFilterForm):
+    """The evaluation dataset: the queue's filters, read in the order reviews were filed."""
+
+    sort = after = None
 
 
 class StatsFilterForm(ReviewFilterForm):

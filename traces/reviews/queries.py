@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from traces.keyset import EPOCH, MICROSECOND, encode, past
-from traces.models import Review, ReviewStatus
+from traces.models import UNRATED, Review, ReviewStatus
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -35,7 +35,7 @@ SORTS = {
 
 def reviews_in(workspace):
     """The workspace's reviews with what the queue shows of their run."""
-    return Review.objects.filter(workspace=workspace).select_related("run", "run__agent", "assignee")
+    return Review.objects.filter(workspace=workspace).select_related("run", "run__agent", "assignee", "queue")
 
 
 def get_review(workspace, review_id):
@@ -49,13 +49,13 @@ def day_start(day):
 
 
 def filter_reviews(queryset, filters):
-    """Apply cleaned filters: status, rating, priority, agent, tag, assignee, since, until, q."""
+    """Apply cleaned filters: status, rating, priority, agent, tag, assignee, queue, since, until, q."""
     statuses = STATUS_FILTERS[filters.get("status") or "all"]
     if statuses is not None:
         queryset = queryset.filter(status__in=statuses)
     for name in ("rating", "priority"):
         if filters.get(name):
-            queryset = queryset.filter(**{name: filters[name]})
+            queryset = queryset.filter(**{name: "" if filters[name] == UNRATED else filters[name]})
     if filters.get("agent"):
         queryset = queryset.filter(run__agent__agent_id=filters["agent"])
     if filters.get("tag"):
@@ -67,6 +67,8 @@ def filter_reviews(queryset, filters):
         queryset = queryset.filter(assignee__isnull=True)
     elif assignee:
         queryset = queryset.filter(assignee__username=assignee)
+    if filters.get("queue"):
+        queryset = queryset.filter(queue_id=filters["queue"])
     if filters.get("since"):
         queryset = queryset.filter(created_at__gte=day_start(filters["since"]))
     if filters.get("until"):

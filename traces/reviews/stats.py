@@ -6,7 +6,8 @@ from django.db.models import Avg, Count, F, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from traces.models import Priority, Rating, ReviewStatus
+from traces.models import UNRATED, UNRATED_LABEL, Priority, Rating, ReviewStatus
+from traces.scores.agreement import agreement
 
 from .queries import day_start
 
@@ -60,6 +61,7 @@ def review_figures(queryset, since, until):
         total=Count("id"),
         **counts_by("status", ReviewStatus),
         **counts_by("rating", Rating),
+        unrated=Count("id", filter=Q(rating="")),
         **counts_by("priority", Priority),
         resolution=resolution,
     )
@@ -92,7 +94,10 @@ def review_figures(queryset, since, until):
         "until": until,
         "total": totals["total"],
         "by_status": split("status", ReviewStatus),
-        "by_rating": split("rating", Rating),
+        "by_rating": [
+            *split("rating", Rating),
+            {"value": UNRATED, "label": UNRATED_LABEL, "count": totals["unrated"]},
+        ],
         "by_priority": split("priority", Priority),
         "avg_resolution_hours": hours(totals["resolution"]),
         "weeks": weeks,
@@ -112,3 +117,10 @@ def review_figures(queryset, since, until):
             for row in agents
         ],
     }
+
+
+def score_agreement(workspace, since, until, agent=None):
+    """How often reviewers agree, per score config, on what they scored from `since` to `until` (dates,
+    inclusive), on the runs of `agent` if given. Two queries."""
+    start, end = day_start(since), day_start(until) + timedelta(days=1)
+    return agreement(workspace, start, end, agent)

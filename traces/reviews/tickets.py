@@ -61,6 +61,7 @@ EDITABLE_FIELDS = (
     "resolution_notes",
     "corrected_output",
     "target_message",
+    "queue",
 )
 
 
@@ -157,6 +158,13 @@ def check_target(run, message):
     return message
 
 
+def check_queue(run, queue):
+    """A review may be in one queue of its own workspace, or in none."""
+    if queue is not None and queue.workspace_id != run.workspace_id:
+        raise ReviewError("queue", "not a queue of this workspace")
+    return queue
+
+
 def cleaned(review_run, fields):
     """Validate the given review fields; returns the cleaned values. Raises ReviewError."""
     cleaners = {
@@ -169,6 +177,7 @@ def cleaned(review_run, fields):
         "corrected_output": lambda v: (v or "").strip(),
         "target_message": lambda v: check_target(review_run, v),
         "assignee": lambda v: v,
+        "queue": lambda v: check_queue(review_run, v),
     }
     return {name: cleaners[name](value) for name, value in fields.items()}
 
@@ -179,6 +188,8 @@ def logged(name, value):
         return value.get_username() if value else None
     if name == "target_message":
         return value.event_id if value else None
+    if name == "queue":
+        return value.name if value else None
     if isinstance(value, str) and len(value) > LOGGED_TEXT_CHARS:
         return value[:LOGGED_TEXT_CHARS] + "…"
     return value

@@ -1,7 +1,11 @@
-"""Review pages: the run's Review tab, the queue, a review's detail, stats and the training export."""
+"""Review pages: the run's Review tab, the queue, a review's detail, stats, the training export and
+the evaluation dataset."""
+
+from urllib.parse import quote
 
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -9,14 +13,28 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice.access import can, workspace_view
 from backoffice.models import Role
 from traces.models import Agent, ChatRole, Review
+from traces.scores.forms import ScoreForm, active_configs
+from traces.scores.reviewing import save_reviewer_scores, score_pane
 from traces.views.runs import get_run, render_run_tab
 
 from . import tickets as reviews
+from .evaluation import evaluation_response
 from .export import export_response
-from .forms import ExportFilterForm, ReviewEditForm, ReviewFilterForm, ReviewForm, StatsFilterForm
+from .forms import (
+    EvaluationFilterForm,
+    ExportFilterForm,
+    ReviewEditForm,
+    ReviewFilterForm,
+    ReviewForm,
+    StatsFilterForm,
+    reply_label,
+)
 from .queries import filter_reviews, get_review, page_of, reviews_in
-from .stats import review_figures
+from .queues import queues_in
+from .stats import review_figures, score_agreement
 
+# The Review tab's scores pane, swapped on its own after scoring.
+SCORE_REGIONS = {"scores": "scores"}
 # Form field names of the workflow's fields, where they differ.
 FORM_FIELD = {"target_message": "target"}
 EXPORT_FILTERS = ("agent", "rating", "tag", "since", "until")
@@ -63,7 +81,7 @@ def add_rule_error(form, exc):
 # The Review tab of a run.
 
 
-def run_review_page(request, run, review, form=None):
+def run_review_page(request, run, review, form=None, score_form=None):
     turns = turns_of(run)
     replies = replies_in(turns)
     if review is None and form is None and can(request, Role.REVIEWER):
@@ -83,8 +101,11 @@ def run_review_page(request, run, review, form=None):
         "default_original": default,
         # While the run is live only its header refreshes: a half-written review must stay.
         "live_target": "#run-header",
+        **score_pane(
+            request, run, replies, reply_label, form=score_form, target=request.GET.get("score", "")
+        ),
     }
-    return render_run_tab(request, run, "review", "traces/run_review.html", context)
+    return render_run_tab(request, run, "review", "traces/run_review.html", context, regions=SCORE_REGIONS)
 
 
 @require_GET
@@ -114,6 +135,33 @@ def review_create(request, run_id):
     return redirect("traces:run_review", request.workspace.slug, run.run_id)
 
 
+@require_POST
+@vary_on_headers("HX-Request")
+@workspace_view(Role.REVIEWER)
+def run_score(request, run_id):
+    """The reviewer's scores of the run or one of its replies; from the tab's form (htmx), the
+    scores pane again; else back to the tab. An invalid form is shown again with its errors."""
+    run = get_run(request, run_id)
+    replies = replies_in(turns_of(run))
+    form = ScoreForm(
+        request.POST, configs=active_configs(request.workspace), replies=replies, reply_label=reply_label
+    )
+    saved = form.is_valid() and save_reviewer_scores(request, run, form)
+    if wants_fragment(request):
+        target = form.cleaned_data.get("target", "") if saved else ""
+        context = {
+            "run": run,
+            **score_pane(request, run, replies, reply_label, form=None if saved else form, target=target),
+        }
+        context["scores_saved"] = saved
+        return render(request, "traces/run_review.html#scores", context)
+    if not saved:
+        return run_review_page(request, run, review_of(run), score_form=form)
+    url = reverse("traces:run_review", args=[request.workspace.slug, run.run_id])
+    target = form.cleaned_data["target"]
+    return redirect(f"{url}?score={quote(target)}#scores" if target else f"{url}#scores")
+
+
 # The queue.
 
 
@@ -127,7 +175,12 @@ def agents_in(workspace):
 @workspace_view()
 def review_list(request):
     assignees = list(reviews.assignable_users(request.workspace))
-    form = ReviewFilterForm(request.GET, agents=agents_in(request.workspace), assignees=assignees)
+    form = ReviewFilterForm(
+        request.GET,
+        agents=agents_in(request.workspace),
+        assignees=assignees,
+        queues=queues_in(request.workspace),
+    )
     rows, next_after, status = [], None, 200
     if form.is_valid():
         data = form.cleaned_data
@@ -142,6 +195,7 @@ def review_list(request):
         "next_query": form.query(after=next_after) if next_after else None,
         "first_query": form.query(after="") if form.data.get("after") else None,
         "export_query": form.query(**{name: "" for name in form.fields if name not in EXPORT_FILTERS}),
+        "evaluation_query": form.query(sort="", after=""),
         "sort": form.cleaned_data.get("sort"),
     }
     template = "traces/review_list.html#results" if wants_fragment(request) else "traces/review_list.html"
@@ -156,7 +210,10 @@ def review_detail_page(request, review, form=None, status_error=None, status=200
     replies = replies_in(turns)
     if form is None and can(request, Role.REVIEWER):
         form = ReviewEditForm.for_review(
-            review, replies=replies, assignees=reviews.assignable_users(request.workspace)
+            review,
+            replies=replies,
+            assignees=reviews.assignable_users(request.workspace),
+            queues=queues_in(request.workspace),
         )
     texts, default = originals(review.run, replies)
     target = review.target_message.event_id if review.target_message else None
@@ -190,6 +247,7 @@ def review_update(request, review_id):
         request.POST,
         replies=replies_in(turns_of(review.run)),
         assignees=reviews.assignable_users(request.workspace),
+        queues=queues_in(request.workspace),
     )
     if form.is_valid():
         try:
@@ -236,15 +294,23 @@ def review_delete(request, review_id):
 @workspace_view()
 def review_stats(request):
     form = StatsFilterForm(request.GET, agents=agents_in(request.workspace))
-    stats, status = None, 200
+    stats, agreements, status = None, None, 200
     if form.is_valid():
         data = form.cleaned_data
         by_agent = filter_reviews(reviews_in(request.workspace), {"agent": data.get("agent")})
         stats = review_figures(by_agent, data["since"], data["until"])
+        agreements = score_agreement(request.workspace, data["since"], data["until"], data.get("agent"))
     else:
         status = 400
     template = "traces/review_stats.html#figures" if wants_fragment(request) else "traces/review_stats.html"
-    return render(request, template, {"form": form, "stats": stats}, status=status)
+    context = {"form": form, "stats": stats, "agreements": agreements}
+    return render(request, template, context, status=status)
+
+
+def bad_filters(form):
+    """A download's answer to filters that do not hold: 400 naming each field, as plain text."""
+    problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+    return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
@@ -252,7 +318,17 @@ def review_stats(request):
 def review_export(request):
     form = ExportFilterForm(request.GET, agents=agents_in(request.workspace))
     if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-        return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
+        return bad_filters(form)
     found = filter_reviews(reviews_in(request.workspace), form.cleaned_data)
-    return export_response(found, request.workspace)
+    return export_response(request, found)
+
+
+@require_GET
+@workspace_view()
+def review_evaluation(request, file_format):
+    assignees = reviews.assignable_users(request.workspace)
+    form = EvaluationFilterForm(request.GET, agents=agents_in(request.workspace), assignees=assignees)
+    if not form.is_valid():
+        return bad_filters(form)
+    found = filter_reviews(reviews_in(request.workspace), form.cleaned_data)
+    return evaluation_response(request, found, file_format)

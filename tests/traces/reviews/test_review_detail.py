@@ -65,8 +65,9 @@ class ReviewDetailTest(TestCase):
         for turns in (2, 20):
             while self.reviewed_run.messages.count() < turns:
                 make_message(session, run=self.reviewed_run, role="assistant", content="More")
-            # session, user, memberships (the switcher too), review with run, turns, assignees, activity
-            with self.assertNumQueries(7):
+            # session, user, memberships (the switcher too), review with run, turns, assignees, queues,
+            # activity
+            with self.assertNumQueries(8):
                 response = self.client.get(f"/w/acme/reviews/{self.review.pk}/")
             self.assertEqual(len(response.context["turns"]), turns)
 

@@ -173,12 +173,12 @@ class ReviewQueueQueriesTest(TestCase):
         self.client.force_login(self.cast["reviewer"])
         for count in (2, 18):
             self.add_reviews(count)
-            # session, user, memberships (and the switcher's list), agents, assignees, reviews
-            with self.assertNumQueries(6):
+            # session, user, memberships (and the switcher's list), agents, assignees, queues, reviews
+            with self.assertNumQueries(7):
                 response = self.client.get("/w/acme/reviews/")
             with self.assertNumQueries(0):
                 rows = list(response.context["rows"])
                 [(row.run.run_id, row.run.agent.name, row.assignee.username) for row in rows]
-            with self.assertNumQueries(6):
+            with self.assertNumQueries(7):
                 self.client.get("/w/acme/reviews/", headers={"HX-Request": "true"})
         self.assertEqual(len(rows), 20)

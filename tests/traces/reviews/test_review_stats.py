@@ -43,7 +43,7 @@ class ReviewFiguresTest(TestCase):
         self.assertEqual(stats["total"], 5)
         by = {name: {c["value"]: c["count"] for c in stats[name]} for name in ("by_status", "by_rating")}
         self.assertEqual(by["by_status"], {"open": 1, "in_review": 1, "resolved": 2, "dismissed": 1})
-        self.assertEqual(by["by_rating"], {"good": 1, "neutral": 1, "bad": 3})
+        self.assertEqual(by["by_rating"], {"good": 1, "neutral": 1, "bad": 3, "unrated": 0})
         self.assertEqual({c["value"]: c["count"] for c in stats["by_priority"]}["medium"], 2)
 
     def test_it_averages_the_hours_to_resolve(self):
@@ -100,6 +100,7 @@ class ReviewStatsPageTest(TestCase):
         for count in (2, 18):
             for _ in range(count):
                 make_review(make_run(self.workspace, agent=self.agent))
-            # session, user, memberships (the switcher too), agents, totals, opened, resolved, per agent
-            with self.assertNumQueries(8):
+            # session, user, memberships (the switcher too), agents, totals, opened, resolved, per agent,
+            # score configs and reviewers' scores (agreement)
+            with self.assertNumQueries(10):
                 self.client.get("/w/acme/reviews/stats/")

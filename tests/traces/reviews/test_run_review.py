@@ -89,10 +89,11 @@ class RunReviewTabTest(TestCase):
         for turns in (2, 20):
             while run.messages.count() < turns:
                 make_message(session, run=run, role="assistant", content="More")
-            with self.assertNumQueries(6):  # session, user, membership, run, review, turns
+            # session, user, membership, run, review, turns, score configs, scores
+            with self.assertNumQueries(8):
                 response = self.client.get("/w/acme/runs/run-long/review/", headers={"HX-Request": "true"})
             self.assertEqual(len(response.context["turns"]), turns)
-            with self.assertNumQueries(6):  # the switcher's list came with the membership
+            with self.assertNumQueries(8):  # the switcher's list came with the membership
                 self.client.get("/w/acme/runs/run-long/review/")
 
 
