@@ -38,7 +38,9 @@ run: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
 	DEBUG=1 $(BIN)/python manage.py ensure_admin
 	@echo "Backoffice is at http://$(HOST):$(PORT)/  (login: admin / admin)"
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The background worker runs beside the web server and stops with it.
+	DEBUG=1 $(BIN)/python manage.py worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 demo: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py migrate --no-input -v0
@@ -60,9 +62,13 @@ test-sqlite: $(STAMP)
 	SECRET_KEY=tests DATABASE_URL=sqlite:///test.sqlite3 $(BIN)/pytest -q -m "not browser"
 
 # PostgreSQL and Chromium are not Python packages: without them these say so and stop short (CI has both).
+# The PostgreSQL run starts a hot standby of its server for the read-replica tests (.ci/standby) and
+# removes it after; where one cannot start, the script says why and those tests are skipped.
 test-postgres: $(STAMP)
 	@if $(BIN)/python tests/postgres_ready.py '$(PG_TEST_URL)'; then \
-		SECRET_KEY=tests DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"; \
+		replica="$$(PRIMARY_URL='$(PG_TEST_URL)' .ci/standby start)" || echo "No hot standby: skipping the read-replica tests."; \
+		SECRET_KEY=tests DATABASE_URL=$(PG_TEST_URL) TEST_REPLICA_URL=$$replica $(BIN)/pytest -q -m "not browser"; \
+		status=$$?; if [ -n "$$replica" ]; then .ci/standby stop; fi; exit $$status; \
 	else echo "Skipping the PostgreSQL run (PG_TEST_URL=$(PG_TEST_URL))."; fi
 
 test-browser: $(STAMP)

@@ -62,11 +62,12 @@ def workspace_view(role=Role.VIEWER):
             found, member_role, switcher = open_workspace(request.user, workspace)
             if found is None:
                 raise Http404("No such workspace")
-            if not role_allows(member_role, role):
-                raise PermissionDenied(f"This needs the {role} role")
+            # Set before the role check, so that the 403 page shows the workspace's navigation.
             request.workspace = found
             request.role = member_role
             request.switcher_workspaces = switcher
+            if not role_allows(member_role, role):
+                raise PermissionDenied(f"This needs the {role} role")
             return view(request, *args, **kwargs)
 
         wrapper.required_role = role

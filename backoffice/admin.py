@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .audit import AuditedAdmin
 from .login_throttle import ThrottledAdminAuthenticationForm
 from .models import ApiKey, AuditEntry, Membership, Workspace
 
@@ -14,15 +15,24 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "retention_days", "created_at"]
+class WorkspaceAdmin(AuditedAdmin, admin.ModelAdmin):
+    # A deleted workspace takes its audit log with it: nothing to record the deletion in.
+    audited, audit_name, audit_deletes = (
+        ("name", "retention_days", "audit_retention_days"),
+        "workspace",
+        False,
+    )
+
+    list_display = ["name", "slug", "retention_days", "audit_retention_days", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdmin, admin.ModelAdmin):
+    audited, audit_name = ("role",), "member"
+
     list_display = ["user", "workspace", "role", "created_at"]
     list_filter = ["role", "workspace"]
     autocomplete_fields = ["user", "workspace"]
@@ -63,7 +73,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    """Read-only: the audit log is written by the app, never edited."""
+    """Read-only: the audit log is written by the app, never edited nor deleted (backoffice.audit).
+    A workspace that has entries cannot be deleted here either: Django refuses to cascade into them."""
 
     list_display = ["created_at", "workspace", "actor_name", "action", "target"]
     list_filter = ["workspace", "action"]
@@ -72,4 +83,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,12 +7,21 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from metrics.api import router as metrics_router
+from metrics.monitors.api import router as monitors_router
+from metrics.monitors.budget_api import router as budgets_router
 from traces.api import router as traces_router
+from traces.event_types_api import router as event_types_router
+from traces.list_api import router as lists_router
+from traces.replay_api import router as replay_router
 from traces.reviews.api import router as reviews_router
+from traces.reviews.rules_api import router as review_rules_router
+from traces.scores.api import router as scores_router
 
 from .api_auth import ApiKeyAuth, MissingScope, RateLimited
 from .api_errors import DESCRIPTIONS, RETRY_AFTER_UNAVAILABLE, validation_problem
 from .api_rendering import RENDERER
+from .forget_api import router as forget_router
 
 
 class BackofficeAPI(NinjaAPI):
@@ -26,9 +35,11 @@ api = BackofficeAPI(
     description=(
         "Send agent and workflow events; read runs, conversations and reviews. Every request carries an "
         "API key of the workspace (`Authorization: Bearer bo_…`) with the scope the operation names: "
-        "`ingest` to send events and spans, `read` to read runs, conversations and reviews and to file "
-        "and edit reviews, `admin` to delete reviews and change configuration. A key without the scope "
-        "gets 403 naming it; too many requests a minute get 429 with Retry-After."
+        "`ingest` to send events, spans and scores (and add score configs), `read` to read runs, "
+        "conversations and reviews and to file and edit reviews, `admin` to delete reviews and change "
+        "configuration. A key without the scope gets 403 naming it; too many requests a minute get 429 "
+        "with Retry-After. The same reads and review edits are MCP tools at `POST /mcp` (streamable HTTP, "
+        "a key with the `read` scope) for agents."
     ),
     auth=ApiKeyAuth(),
     renderer=RENDERER,
@@ -37,7 +48,16 @@ api = BackofficeAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("/", traces_router)
+api.add_router("/", lists_router)
+api.add_router("/", metrics_router)
 api.add_router("/reviews", reviews_router)
+api.add_router("/review-rules", review_rules_router)
+api.add_router("/event-types", event_types_router)
+api.add_router("/", scores_router)
+api.add_router("/", forget_router)
+api.add_router("/", replay_router)
+api.add_router("/budgets", budgets_router)
+api.add_router("/", monitors_router)
 
 
 @api.exception_handler(Http404)

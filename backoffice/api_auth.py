@@ -1,5 +1,7 @@
 """API key authentication: the key decides the workspace."""
 
+import base64
+import binascii
 from datetime import timedelta
 from functools import wraps
 
@@ -27,6 +29,22 @@ def authenticate_key(request, raw_key):
     request.workspace = api_key.workspace
     request.api_key = api_key
     return api_key
+
+
+def presented_key(request):
+    """The key from `Bearer <key>`, or the password of HTTP Basic (the Langfuse SDK's form: its public
+    key is the user, its secret key the password)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
 
 
 class MissingScope(Exception):
@@ -101,6 +119,7 @@ class AdminKeyAuth(ApiKeyAuth):
 
 def api_key_view(view, scope=Scope.READ):
     """For key-authenticated views outside the ninja API: 401 without a usable key, 403 without `scope`.
+    The key comes as a Bearer token or as the password of HTTP Basic (see presented_key).
 
     The view is exempt from the login redirect and from CSRF (no cookies are involved) and is marked
     `api_key_required`, the access policy the URL walk test checks.
@@ -108,8 +127,7 @@ def api_key_view(view, scope=Scope.READ):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or authenticate_key(request, token.strip()) is None:
+        if authenticate_key(request, presented_key(request)) is None:
             response = JsonResponse({"detail": "Unauthorized"}, status=401)
             response["WWW-Authenticate"] = "Bearer"
             return response

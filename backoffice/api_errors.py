@@ -32,6 +32,7 @@ DESCRIPTIONS = {
     413: "Body too large.",
     422: "A parameter or body field is not valid: `field` names it, `errors` lists them all.",
     429: "Too many requests: wait for Retry-After seconds.",
+    502: "An outside service this operation calls (an agent's replay webhook) failed: `detail` says how.",
     503: "The database cannot be reached: send again after Retry-After seconds.",
 }
 

@@ -14,6 +14,9 @@ class BackofficeConfig(AppConfig):
     verbose_name = "Access"
 
     def ready(self):
-        from . import login_throttle  # noqa: F401 - connects the failed-log-in counter
+        from . import (
+            login_throttle,  # noqa: F401 - connects the failed-log-in counter
+            timezones,  # noqa: F401 - connects the log-in copy of the profile's time zone
+        )
 
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="backoffice.create_cache_table")

@@ -12,7 +12,19 @@ KEY_PREFIX = "bo_"
 class Workspace(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    # Retention tiers (backoffice.retention): payloads go first, then the rows, then the daily roll-ups
+    # that keep the dashboards' history. Each tier is at least as long as the one before it.
+    payload_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty keeps payloads as long as their rows."
+    )
     retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty keeps data forever.")
+    rollup_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, default=365, help_text="Empty keeps the daily roll-ups forever."
+    )
+    # The audit log's own retention, at least as long as the data's: it outlives what it describes.
+    audit_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty keeps the audit log forever."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -21,6 +33,20 @@ class Workspace(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Profile(models.Model):
+    """A user's own preferences, the same in every workspace."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    # An IANA zone name; empty follows the browser's zone (backoffice/timezones.py).
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        db_table = "profiles"
+
+    def __str__(self):
+        return f"{self.user}'s profile"
 
 
 class Role(models.TextChoices):
@@ -224,7 +250,8 @@ class RateCounter(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who changed what in a workspace: members, keys, prices, redaction, retention, dashboards."""
+    """Who changed what in a workspace: members, keys, prices, redaction, retention, capture modes,
+    dashboards and cards, exports of data. Append-only: see backoffice.audit."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
     actor = models.ForeignKey(

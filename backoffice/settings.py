@@ -30,15 +30,15 @@ def envlist(name, default):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def database_from_url(url):
+def database_from_url(url, name="DATABASE_URL"):
     if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
         raise ImproperlyConfigured(
-            f"DATABASE_URL must start with sqlite:// or postgres://; got {url.split(':', 1)[0]!r}"
+            f"{name} must start with sqlite:// or postgres://; got {url.split(':', 1)[0]!r}"
         )
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the pages read while ingest writes; the timeout rides out short write locks.
         config["CONN_MAX_AGE"] = 0
@@ -53,6 +53,25 @@ def database_from_url(url):
         options = config.setdefault("OPTIONS", {})
         options["options"] = f"-c jit=off {options.get('options', '')}".strip()
     return config
+
+
+def replicas_from_urls(urls, primary):
+    """DATABASES entries replica_1, replica_2… for DATABASE_REPLICA_URLS: hot standbys of the primary,
+    read by the pages and the read API through backoffice.replicas."""
+    replicas = {}
+    for number, url in enumerate(urls, start=1):
+        config = database_from_url(url, "DATABASE_REPLICA_URLS")
+        if config["ENGINE"] != primary["ENGINE"] or primary["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured(
+                "DATABASE_REPLICA_URLS must list postgres:// standbys of a PostgreSQL DATABASE_URL"
+            )
+        # A replica that is down is skipped after two seconds, not after the system's TCP timeout.
+        config["OPTIONS"]["connect_timeout"] = 2
+        # The test runner creates no database on a replica (a standby is read-only): as a mirror of
+        # default it only takes the test database's name, which physical replication copies to it.
+        config["TEST"] = {"MIRROR": "default"}
+        replicas[f"replica_{number}"] = config
+    return replicas
 
 
 DEBUG = envbool("DEBUG", "0")
@@ -70,6 +89,14 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 DATABASES = {
     "default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))
 }
+DATABASES.update(replicas_from_urls(envlist("DATABASE_REPLICA_URLS", ""), DATABASES["default"]))
+# GET and HEAD requests read from a healthy replica; writes, transactions and everything else use default.
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+DATABASE_ROUTERS = ["backoffice.replicas.ReplicaRouter"]
+# A replica further behind its primary than this many seconds is skipped until it catches up.
+DATABASE_REPLICA_MAX_LAG = envint("DATABASE_REPLICA_MAX_LAG", 5)
+if DATABASE_REPLICA_MAX_LAG < 1:
+    raise ImproperlyConfigured(f"DATABASE_REPLICA_MAX_LAG must be 1 or more; got {DATABASE_REPLICA_MAX_LAG}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes (INCLUDE columns) are a PostgreSQL speed-up; SQLite builds the same indexes without
 # them, which is all the embedded default needs.
@@ -87,6 +114,7 @@ INSTALLED_APPS = [
     "template_partials",
     "ninja",
     "csp",
+    "django_q",
     "backoffice",
     "traces",
     "metrics",
@@ -97,11 +125,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything queries: a NUL in a path, parameter or form field is a 4xx, not a database 500.
     "backoffice.nul_guard.RejectNulMiddleware",
+    # Before anything reads: which database this request reads from (backoffice.replicas).
+    "backoffice.replicas.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "backoffice.timezones.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -196,7 +227,10 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "style-src-attr": ["'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
+        # Chat turns show the images and play the audio agents send by URL, from https only
+        # (traces/chat_content.py): the reader's browser fetches them, with no referrer.
+        "img-src": ["'self'", "data:", "https:"],
+        "media-src": ["'self'", "https:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
@@ -234,6 +268,11 @@ LOGIN_FAILURES_PER_USER = envint("LOGIN_FAILURES_PER_USER", 5)
 LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 50)
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 15 * 60)
 
+# How long "Replay" waits for an agent's replay webhook (traces.replay) before saying it did not answer.
+REPLAY_TIMEOUT_SECONDS = envint("REPLAY_TIMEOUT_SECONDS", 10)
+# How long a trace exporter (traces.export) waits for its endpoint's answer to one request.
+EXPORT_TIMEOUT_SECONDS = envint("EXPORT_TIMEOUT_SECONDS", 10)
+
 # Ingest limits (DESIGN §4).
 INGEST_MAX_EVENTS = envint("INGEST_MAX_EVENTS", 1000)
 INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 5 * 1024 * 1024)
@@ -263,6 +302,41 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "1")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
+
+# The background worker (backoffice/worker.py, `manage.py worker`): django-q2 with the database as its
+# broker, so nothing runs beside the web server and the database. A job is acknowledged (deleted from
+# the queue) only after it succeeds; one whose worker died (kill -9, a lost host) is handed out again
+# once `retry` seconds pass without that, which must be longer than a job may run (WORKER_JOB_TIMEOUT).
+WORKER_JOB_TIMEOUT = envint("WORKER_JOB_TIMEOUT", 300)
+WORKER_RETRY_AFTER = envint("WORKER_RETRY_AFTER", WORKER_JOB_TIMEOUT + 60)
+if WORKER_RETRY_AFTER <= WORKER_JOB_TIMEOUT:
+    raise ImproperlyConfigured("WORKER_RETRY_AFTER must be longer than WORKER_JOB_TIMEOUT")
+# SQLite has one writer at a time: one worker process, handed one job at a time.
+_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+WORKER_PROCESSES = 1 if _SQLITE else envint("WORKER_PROCESSES", 2)
+Q_CLUSTER = {
+    "name": "backoffice",
+    "orm": "default",
+    "workers": WORKER_PROCESSES,
+    "queue_limit": WORKER_PROCESSES * 2,
+    "timeout": WORKER_JOB_TIMEOUT,
+    "retry": WORKER_RETRY_AFTER,
+    "max_attempts": 5,
+    # The ORM broker's polling interval (seconds): how long a queued job may wait for a free worker.
+    "poll": 1,
+    # A schedule missed while no worker ran runs once when one starts, not once per missed interval.
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Worker",
+    "log_level": LOG_LEVEL,
+    # The runner saves its own statistics (for its `qmonitor`) twice a second: kept in the worker's
+    # memory, they cost the shared cache nothing. /health and /metrics say what an operator needs.
+    "cache": "worker_statistics",
+}
+CACHES["worker_statistics"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+# Where people reach this Backoffice: the links in notifications (monitors) start with it.
+BACKOFFICE_URL = os.environ.get("BACKOFFICE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # GET /metrics (Prometheus) shows every workspace's slug, volumes and costs. Outside DEBUG it answers
 # only to `Authorization: Bearer $METRICS_TOKEN`, and 403 while no token is set, unless the operator

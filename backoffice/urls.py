@@ -5,8 +5,10 @@ from ninja.operation import PathView
 
 from metrics import otlp_api as otlp_metrics_api
 from traces import otlp_api, otlp_logs_api
+from traces.mcp import transport as mcp_transport
+from traces.scores import langfuse
 
-from . import invitations, views
+from . import invitations, profile, views
 from .api import api, no_such_route
 from .login_throttle import LoginView
 
@@ -44,6 +46,7 @@ urlpatterns = [
     path("api/v1/", include((public(api_patterns), api_app), namespace=api_namespace)),
     re_path(r"^api/v1/(?P<rest>.*)$", no_such_route, name="api_no_such_route"),
     path("w/<slug:workspace>/", views.home, name="home"),
+    path("w/<slug:workspace>/profile/", profile.profile_edit, name="profile"),
     path("w/<slug:workspace>/", include("traces.urls")),
     path("w/<slug:workspace>/", include("metrics.urls")),
     # OTLP/HTTP: the standard path, and the one the Langfuse SDK posts to.
@@ -52,6 +55,13 @@ urlpatterns = [
     path("v1/metrics", otlp_metrics_api.metrics, name="otlp_metrics"),
     path("v1/logs", otlp_logs_api.logs, name="otlp_logs"),
     path("api/public/otel/v1/logs", otlp_logs_api.logs, name="otlp_logs_langfuse"),
+    # The Langfuse SDK's score calls and its auth_check().
+    path("api/public/scores", langfuse.scores, name="langfuse_scores"),
+    path("api/public/ingestion", langfuse.ingestion, name="langfuse_ingestion"),
+    path("api/public/projects", langfuse.projects, name="langfuse_projects"),
+    # The MCP server (streamable HTTP) for agents and coding assistants.
+    path("mcp", mcp_transport.mcp, name="mcp"),
+    path("w/<slug:workspace>/settings/exporters/", include("traces.export.urls")),
     path("w/<slug:workspace>/settings/", include("backoffice.governance.urls")),
     path("", include("metrics.public_urls")),
 ]

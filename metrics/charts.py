@@ -85,6 +85,8 @@ def value_format(result: CardResult):
 
 def base_layout(showlegend):
     # Every figure starts from an empty template: plotly's default one would add ~10 kB to each card.
+    # The colours here are the light theme's; static/js/charts.js recolours text, axes, grid and hover
+    # labels from the page's CSS variables, for the theme in force.
     return {
         "margin": {"l": 48, "r": 12, "t": 8, "b": 8},
         "paper_bgcolor": "rgba(0,0,0,0)",
@@ -101,12 +103,21 @@ def base_layout(showlegend):
     }
 
 
-def time_series(card, result: CardResult):
+def drill_urls(links, index):
+    """The drill-through URLs of series `index` (metrics.drill), one per point, for the figure's
+    customdata: static/js/charts.js opens the one of a clicked point. None when the card has none."""
+    if not links or not links.points or not any(links.points[index]):
+        return None
+    return links.points[index]
+
+
+def time_series(card, result: CardResult, links=None):
     x = [moment.strftime(LABEL_FORMATS[result.bucket]) for moment in result.buckets]
     fmt = value_format(result)
     traces = []
-    for item, colour in zip(result.series, colours(card, result.series), strict=True):
+    for index, (item, colour) in enumerate(zip(result.series, colours(card, result.series), strict=True)):
         template = f"%{{fullData.name}}: {fmt['hover']}<extra></extra>"
+        drill = {"customdata": urls} if (urls := drill_urls(links, index)) else {}
         if card.kind == Kind.LINE:
             traces.append(
                 go.Scatter(
@@ -118,6 +129,7 @@ def time_series(card, result: CardResult):
                     marker={"size": 5},
                     connectgaps=False,
                     hovertemplate=template,
+                    **drill,
                 )
             )
         else:
@@ -128,12 +140,15 @@ def time_series(card, result: CardResult):
                     name=text(item.label),
                     marker={"color": colour},
                     hovertemplate=template,
+                    **drill,
                 )
             )
     figure = go.Figure(data=traces, layout={"template": go.layout.Template()})
     layout = base_layout(showlegend=len(result.series) > 1)
     layout.update(
-        hovermode="x unified",
+        # One series: the bucket's box. Several: the point under the pointer, so that a click opens
+        # that series' rows (a unified hover hands a click every series of the bucket).
+        hovermode="x unified" if len(result.series) == 1 else "closest",
         barmode="stack" if card.aggregation in STACKED and card.kind != Kind.RATE else "group",
         bargap=0.25,
         xaxis={
@@ -174,9 +189,11 @@ def threshold_lines(card):
     return lines
 
 
-def pie(card, result: CardResult):
+def pie(card, result: CardResult, links=None):
     labels = [text(item.label) for item in result.series]
     values = [item.values[0] or 0 for item in result.series]
+    urls = [point[0] for point in links.points] if links and links.points else []
+    drill = {"customdata": urls} if any(urls) else {}
     figure = go.Figure(
         data=[
             go.Pie(
@@ -190,6 +207,7 @@ def pie(card, result: CardResult):
                 textposition="inside",
                 insidetextorientation="horizontal",
                 hovertemplate="%{label}: %{value:,.4~f} (%{percent})<extra></extra>",
+                **drill,
             )
         ],
         layout={"template": go.layout.Template()},
@@ -201,10 +219,11 @@ def pie(card, result: CardResult):
     return figure.to_plotly_json()
 
 
-def figure_for(card, result: CardResult):
-    """The plotly figure (a JSON-ready dict) of a chart card, or None for number and rate cards."""
+def figure_for(card, result: CardResult, links=None):
+    """The plotly figure (a JSON-ready dict) of a chart card, or None for number and rate cards;
+    `links` (metrics.drill) become each point's customdata."""
     if card.kind in (Kind.LINE, Kind.BAR):
-        return time_series(card, result)
+        return time_series(card, result, links)
     if card.kind == Kind.PIE:
-        return pie(card, result) if result.series else None
+        return pie(card, result, links) if result.series else None
     return None

@@ -168,17 +168,19 @@ def unique_slug(workspace, name):
     return slug
 
 
+def card_fields(card):
+    """What a card is configured to show, as JSON: what an export carries and the audit log compares."""
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name in CARD_FIELDS
+        for value in [getattr(card, name)]
+    }
+
+
 def export(dashboard, cards):
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "name": dashboard.name,
-        "cards": [
-            {
-                name: value.isoformat() if hasattr(value, "isoformat") else value
-                for name in CARD_FIELDS
-                for value in [getattr(card, name)]
-            }
-            for card in cards
-        ],
+        "cards": [card_fields(card) for card in cards],
     }

@@ -2,8 +2,11 @@
 
 from django.db import connections
 
+from traces.ingest.custom import PREFIX as CUSTOM_PREFIX
+from traces.models import EventType
+
 from .models import MetricPoint, Source, TrackedEvent
-from .sources import SOURCES
+from .sources import NAMED_BY, SOURCES
 
 # JSON keys are read from the latest rows only: enough to know the shape, never a table scan.
 SAMPLE_ROWS = 1000
@@ -33,6 +36,12 @@ def event_names(workspace):
     )
 
 
+def custom_event_types(workspace):
+    """The workspace's defined custom event types. Hits the database (event_type_unique_name)."""
+    names = EventType.objects.filter(workspace=workspace).order_by("name").values_list("name", flat=True)
+    return [f"{CUSTOM_PREFIX}{name}" for name in names[:MAX_NAMES]]
+
+
 def metric_names(workspace):
     """Distinct OTLP metric names. Hits the database (an index-only scan of metric_points_by_name)."""
     return list(
@@ -50,7 +59,9 @@ def json_keys(workspace, source, name="", field=""):
     spec = SOURCES[source]
     field = field or spec.json_field
     rows = spec.queryset(workspace)
-    if source in (Source.EVENTS, Source.OTLP_METRIC) and name:
+    if source in NAMED_BY and name:
+        rows = rows.filter(**{NAMED_BY[source]: name})
+    elif source == Source.OTLP_METRIC and name:
         rows = rows.filter(name=name)
     rows = rows.order_by(f"-{spec.time_field}").values(field)[:SAMPLE_ROWS]
     connection = connections[rows.db]

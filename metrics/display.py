@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.contrib.humanize.templatetags.humanize import intcomma
 
+from traces.durations import duration
 from traces.money import money
 
 from .engine import CHARTS, FIGURES, Series
@@ -28,11 +29,7 @@ def format_value(value, unit="", percentage=False):
     if percentage:
         return f"{value:.1f} %"
     if unit == "ms":
-        if abs(value) >= 60_000:
-            return f"{value / 60_000:.1f} min"
-        if abs(value) >= 1000:
-            return f"{value / 1000:.2f} s"
-        return f"{value:.0f} ms"
+        return duration(value)
     if unit == "usd":
         return money(value)
     if float(value).is_integer():

@@ -29,7 +29,7 @@ from traces.rollups import daily_spec as rollup_spec
 from . import otlp_cards
 from .models import Aggregation, Bucket, Kind, Source
 from .periods import bucket_starts, fitting_bucket, period_for
-from .sources import DAILY_EVENTS, DAILY_TRACES, SOURCES
+from .sources import DAILY_EVENTS, DAILY_TRACES, NAMED_BY, SOURCES
 from .sql import BucketStart, JsonIsObject, group_sort, percentile
 
 PERCENTILES = {Aggregation.P50: 0.5, Aggregation.P90: 0.9, Aggregation.P95: 0.95, Aggregation.P99: 0.99}
@@ -78,6 +78,8 @@ class Series:
     label: str
     values: list
     other: bool = False
+    # The breakdown value its rows hold (None without a breakdown, and for "Other"): drill-through's.
+    group: str | None = None
 
 
 @dataclass
@@ -144,6 +146,13 @@ def _match(spec, rule, name):
     else:
         matched = Q(**{f"{text}__isnull": True}) | Q(**{text: ""})
     return aliases, Case(When(matched, then=Value(1)), default=Value(0))
+
+
+def rows_matching(rows, spec, rules):
+    """`rows` that meet every rule, as a card's filters read them: the business events list filters
+    by a card's rules with this (metrics.drill)."""
+    rows, wanted = _all_match(rows, spec, rules, "f")
+    return rows.filter(wanted)
 
 
 def _is_plain_equality(spec, rule):
@@ -292,7 +301,7 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
     spec = SOURCES[card.source]
     time = spec.time_field
     # A card over one business event: the events and their roll-up both have its name.
-    named = {"name": card.event_name} if card.source == Source.EVENTS and card.event_name else {}
+    named = {NAMED_BY[card.source]: card.event_name} if card.source in NAMED_BY and card.event_name else {}
     rows = spec.queryset(workspace).filter(**named)
     daily_spec, keys = _daily_spec(card)
     days = _whole_days(start, end, cuts) if daily_spec and bucket != Bucket.HOUR else None
@@ -524,6 +533,7 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
                     _label(group, has_breakdown, card),
                     [_number(_figure(card.aggregation, cells[(0, group)]))],
                     group is None,
+                    group if has_breakdown else None,
                 )
                 for group in order
             ]
@@ -534,10 +544,26 @@ def evaluate(card, workspace, *, time_range=None, custom_start=None, custom_end=
             _label(group, has_breakdown, card),
             [_number(_figure(card.aggregation, cells.get((moment, group)))) for moment in result.buckets],
             group is None,
+            group if has_breakdown else None,
         )
         for group in order
     ] or [Series(_label("", False, card), [_number(_figure(card.aggregation, None)) for _ in result.buckets])]
     return result
+
+
+def window_values(card, workspace, start, end):
+    """A card's value over [start, end) for each of its breakdown's top values ({"": value} without a
+    breakdown): what a monitor watches (metrics.monitors). The card's kind is not read: the value is its
+    aggregation's, as a number card shows it. "Other" is left out. Hits the database once."""
+    spec = SOURCES[card.source]
+    has_breakdown = bool(card.breakdown and spec.resolve(card.breakdown))
+    result = CardResult(kind=Kind.PIE, aggregation=card.aggregation, unit="", period=None)
+    zero = Value(0, IntegerField())
+    rows = _card_rows(card, workspace, start, end, zero, zero, has_breakdown, result)
+    values = {row[1]: _number(_figure(card.aggregation, _cell(row))) for row in rows if row[1] is not None}
+    if not has_breakdown and not values:
+        values[""] = _number(_figure(card.aggregation, None))
+    return values
 
 
 def _cell(row):

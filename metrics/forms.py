@@ -4,6 +4,9 @@ from django import forms
 from django.http import QueryDict
 
 from backoffice.days import DayField
+from traces.forms import DateRangeForm
+from traces.ingest.custom import is_custom
+from traces.run_filters import RepeatedField
 
 from .dashboards import CARD_FIELDS, EXPORT_FORMAT, EXPORT_VERSION
 from .engine import (
@@ -13,10 +16,11 @@ from .engine import (
     OPERATORS,
     VALUELESS_OPERATORS,
     as_number,
+    rows_matching,
 )
 from .models import Aggregation, Dashboard, DashboardCard, Kind, Source, TimeRange
 from .otlp_cards import AGGREGATIONS as METRIC_AGGREGATIONS
-from .sources import SOURCES
+from .sources import NAMED_BY, SOURCES
 
 FILTER_ROWS = 4
 CONDITION_ROWS = 2
@@ -141,8 +145,12 @@ class CardForm(forms.ModelForm):
             return data
         spec = SOURCES[source]
         kind, aggregation = data.get("kind"), data.get("aggregation")
-        if source != Source.EVENTS:
+        if source not in NAMED_BY:
             data["event_name"] = ""
+        elif source == Source.CUSTOM_EVENTS and data.get("event_name") and not is_custom(data["event_name"]):
+            self.add_error(
+                "event_name", "A custom event type is named custom.<name>, as in Settings › Event types."
+            )
         if source == Source.OTLP_METRIC:
             self._check_metric(kind, aggregation)
         else:
@@ -309,3 +317,68 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(problems)
         data["name"], data["cards"] = name, forms_
         return data
+
+
+class RuleField(RepeatedField):
+    """`property:operator:value` rules over the rows of a card source (`amount:gt:10`, `plan:eq:pro`,
+    `coupon:set:`), matched as a card's filters are (metrics.engine.rows_matching): what a card's
+    drill-through link carries to a list of its rows (metrics.drill)."""
+
+    def __init__(self, source=Source.EVENTS, **kwargs):
+        super().__init__(max_length=700, **kwargs)
+        self.source = source
+
+    def to_python(self, value):
+        spec = SOURCES[self.source]
+        rules = []
+        for item in super().to_python(value):
+            key, _, rest = item.partition(":")
+            operator, separated, wanted = rest.partition(":")
+            if not separated or spec.resolve(key) is None:
+                raise forms.ValidationError(f"“{item}” is not property:operator:value.")
+            if operator not in OPERATORS:
+                raise forms.ValidationError(f"“{item}”: the operator is one of {', '.join(OPERATORS)}.")
+            if operator in NUMERIC_OPERATORS and as_number(wanted) is None:
+                raise forms.ValidationError(f"“{item}”: “{OPERATORS[operator]}” compares numbers.")
+            rules.append({"property": key.strip(), "operator": operator, "value": wanted})
+        return rules
+
+
+WHERE_HELP = (
+    "property:operator:value, as a card's filters (eq, ne, contains, gt, gte, lt, lte, set, not_set); "
+    "repeatable."
+)
+
+
+class TrackedEventFilterForm(DateRangeForm):
+    """The business events list and its API (metrics.api): what a list of events may be narrowed to."""
+
+    name = forms.CharField(required=False, max_length=200, help_text="Events of this name.")
+    run = forms.CharField(required=False, max_length=200, help_text="Events of this run (its run_id).")
+    session = forms.CharField(required=False, max_length=200, help_text="Events of this session_id.")
+    where = RuleField(label="Property rules", help_text=WHERE_HELP)
+
+    def narrow(self, events):
+        data = self.cleaned_data
+        lookups = {"name": "name", "run": "run__run_id", "session": "session__session_id"}
+        events = events.filter(**{path: data[name] for name, path in lookups.items() if data[name]})
+        return rows_matching(events, SOURCES[Source.EVENTS], data["where"]) if data["where"] else events
+
+
+class CardRowsForm(DateRangeForm):
+    """The rows of a card source that has no list of its own (tasks, scores, custom events), narrowed
+    by a card's event name and rules."""
+
+    name = forms.CharField(required=False, max_length=200, help_text="The custom event type.")
+    where = RuleField(label="Rules", help_text=WHERE_HELP)
+
+    def __init__(self, data, source):
+        super().__init__(data)
+        self.source = source
+        self.fields["where"].source = source
+
+    def narrow(self, rows):
+        data = self.cleaned_data
+        if data["name"] and self.source in NAMED_BY:
+            rows = rows.filter(**{NAMED_BY[self.source]: data["name"]})
+        return rows_matching(rows, SOURCES[self.source], data["where"]) if data["where"] else rows

@@ -1,7 +1,8 @@
-"""What a card can count: the five sources, their columns, and their JSON properties.
+"""What a card can count: the six sources, their columns, and their JSON properties.
 
 A property is either a column (`status`, `duration_ms`, `$name` for business events) or a key of the
-row's JSON: any key of a business event's properties (`amount`), `metadata.<key>` for runs, tasks
+row's JSON: any key of a business event's properties (`amount`) or of a custom event's body,
+`metadata.<key>` for runs, tasks
 and model calls, and for OTLP metric points a point attribute (`gen_ai.request.model`) or
 `resource.<key>` for a resource attribute (`resource.service.name`).
 """
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from django.db.models import F, FloatField, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Cast
 
-from traces.models import Agent, ModelCall, Run, Task, TraceRollup
+from traces.ingest.custom import PREFIX as CUSTOM_PREFIX
+from traces.models import Agent, Event, ModelCall, Run, Score, Task, TraceRollup
 from traces.rollups import daily_spec as rollup_spec
 
 from .models import MetricPoint, Source, TrackedEvent, TrackedEventRollup
@@ -114,6 +116,16 @@ class MetricPointSpec(SourceSpec):
         return Property(key=key, label=key, json_field=json_field, json_key=json_key)
 
 
+@dataclass(frozen=True)
+class CustomEventSpec(SourceSpec):
+    """Events of the workspace's own types (`custom.<name>`, traces.ingest.custom) from the run event
+    log: a card names one type as its event name, and reads the keys of the body as properties. The
+    log's event_by_time index (workspace, timestamp) serves the time range."""
+
+    def queryset(self, workspace):
+        return Event.objects.filter(workspace=workspace, type__startswith=CUSTOM_PREFIX)
+
+
 SOURCES = {
     Source.EVENTS: SourceSpec(
         key=Source.EVENTS,
@@ -193,6 +205,26 @@ SOURCES = {
             Column("cost", "Cost", "cost", numeric=True, unit="usd"),
         ),
     ),
+    # Scores of runs, tasks, conversations and replies: average `helpfulness` per day by agent (filter
+    # name = helpfulness, average of value), the rate of `hallucination = true` (condition label = true).
+    Source.SCORES: SourceSpec(
+        key=Source.SCORES,
+        label="Scores",
+        model=Score,
+        time_field="created_at",
+        json_field="metadata",
+        json_prefix="metadata.",
+        columns=(
+            Column("name", "Score name", "name"),
+            Column("value", "Value", "value", numeric=True),
+            Column("label", "Label (categorical, true/false)", "string_value"),
+            Column("data_type", "Type", "data_type"),
+            Column("source", "Source", "source"),
+            Column("author", "Given by", "author"),
+            Column("agent", "Agent", "run__agent__name"),
+            Column("workflow", "Workflow", "run__workflow"),
+        ),
+    ),
     Source.OTLP_METRIC: MetricPointSpec(
         key=Source.OTLP_METRIC,
         label="OTLP metric points",
@@ -202,7 +234,22 @@ SOURCES = {
         json_prefix="",
         columns=(),
     ),
+    Source.CUSTOM_EVENTS: CustomEventSpec(
+        key=Source.CUSTOM_EVENTS,
+        label="Custom events",
+        model=Event,
+        time_field="timestamp",
+        json_field="payload",
+        json_prefix="",
+        columns=(
+            Column("$type", "Event type", "type"),
+            Column("$run", "Run id", "run__run_id"),
+            Column("$step", "Step id", "step_id"),
+        ),
+    ),
 }
+# The column that holds a card's event name, for the sources whose cards name one.
+NAMED_BY = {Source.EVENTS: "name", Source.CUSTOM_EVENTS: "type"}
 
 # Business events as their daily roll-up: what count and rate cards read for whole days (metrics.engine).
 # Only the event name and the dimensions are there; `events` is how many events a row stands for.

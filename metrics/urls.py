@@ -1,10 +1,15 @@
 from django.urls import path
 
-from .views import cards, dashboards
+from .views import cards, dashboards, events, rows
 
 app_name = "metrics"
 
 urlpatterns = [
+    path("events/", events.event_list, name="event_list"),
+    # The rows behind cards over sources with no list of their own (metrics.drill).
+    path("rows/tasks/", rows.card_rows, {"source": "tasks"}, name="task_rows"),
+    path("rows/scores/", rows.card_rows, {"source": "scores"}, name="score_rows"),
+    path("rows/custom-events/", rows.card_rows, {"source": "custom_events"}, name="custom_event_rows"),
     path("metrics/", dashboards.dashboard_detail, name="dashboard_default"),
     path("metrics/new/", dashboards.dashboard_create, name="dashboard_create"),
     path("metrics/import/", dashboards.dashboard_import, name="dashboard_import"),

@@ -16,3 +16,6 @@ os.environ["SECURE_SSL"] = "0"
 # What the tests of /metrics and of the client address expect, whatever the shell exports.
 for name in ("BEHIND_PROXY", "METRICS_TOKEN", "METRICS_PUBLIC"):
     os.environ.pop(name, None)
+# Replicas only for the read-replica tests, on the standby that `.ci/standby start` runs: TEST_REPLICA_URL
+# (tests/backoffice/test_replica_reads.py; every other test reads the primary, see conftest.py).
+os.environ["DATABASE_REPLICA_URLS"] = os.environ.get("TEST_REPLICA_URL", "")

@@ -8,7 +8,19 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backoffice.models import ApiKey, Membership, Role, Workspace
-from traces.models import Agent, ChatMessage, Event, ModelCall, Review, Run, Session, Task
+from traces.models import (
+    Agent,
+    ChatMessage,
+    Event,
+    Exporter,
+    ModelCall,
+    Review,
+    Run,
+    Score,
+    ScoreConfig,
+    Session,
+    Task,
+)
 from traces.rollups import daily as trace_rollups
 
 _ids = itertools.count(1)
@@ -156,3 +168,28 @@ def make_review(run, **overrides):
         **overrides,
     }
     return Review.objects.create(workspace=run.workspace, run=run, **fields)
+
+
+def make_score_config(workspace, **overrides):
+    fields = {"name": next_id("score"), "data_type": "numeric", **overrides}
+    return ScoreConfig.objects.create(workspace=workspace, **fields)
+
+
+def make_score(run, **overrides):
+    """A score written straight into the table, unchecked: for tests of reading and figures."""
+    fields = {
+        "name": "helpfulness",
+        "data_type": "numeric",
+        "value": 3.0,
+        "source": "api",
+        "author": "tests",
+        "client_id": next_id("score"),
+        "session": run.session,
+        **overrides,
+    }
+    return Score.objects.create(workspace=run.workspace, run=run, **fields)
+
+
+def make_exporter(workspace, **overrides):
+    fields = {"name": next_id("exporter"), "endpoint": "https://collector.example.com/v1/traces", **overrides}
+    return Exporter.objects.create(workspace=workspace, **fields)

@@ -29,6 +29,7 @@ ALIASES = {
     "member_id": ("backoffice.Membership", "pk"),
     "dashboard": ("metrics.Dashboard", "slug"),
     "card": ("metrics.DashboardCard", "pk", "dashboard__workspace"),
+    "name": ("traces.EventType", "name"),
 }
 
 

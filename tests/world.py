@@ -4,15 +4,17 @@ every page: the URL policy walk and the escaping walk."""
 from datetime import timedelta
 
 from backoffice import cost_recompute
-from backoffice.models import AuditEntry, Role
+from backoffice.models import AuditEntry, Role, Scope
 from metrics.dashboards import default_dashboard
-from metrics.models import Dashboard, DashboardCard
+from metrics.models import Budget, Dashboard, DashboardCard
 from tests.events import BASE
 from tests.factories import make_api_key, make_member, make_workspace
 from traces.ingest import ingest_batch
-from traces.models import ModelPrice, RedactionRule, Review, Run
+from traces.models import EventType, Exporter, ExportItem, ModelPrice, RedactionRule, Review, Run
 
 START = BASE
+
+ALL_SCOPES = tuple(Scope.values)
 
 
 def stamp(seconds):
@@ -37,7 +39,8 @@ def populate(workspace, text="hello"):
                 "run_id": run_id,
                 "agent_id": agent_id,
                 "session_id": session_id,
-                "user_id": f"user {short}",
+                # The workspace in the end user's id too: forgetting one is answered 404 elsewhere.
+                "user_id": f"user {short} {workspace.slug}",
                 # A workflow is named, not numbered: the workspace in its name keeps it one workspace's.
                 # Without control characters, which ingest refuses in names that are part of URLs.
                 "workflow": f"flow {''.join(c for c in short if c.isprintable())} {workspace.slug}",
@@ -101,6 +104,18 @@ def populate(workspace, text="hello"):
     make_api_key(workspace, label=f"key {short}"[:100])
     ModelPrice.objects.create(workspace=workspace, model_pattern=short or "m")
     RedactionRule.objects.create(workspace=workspace, pattern="secret", replacement=f"[{short}]"[:100])
+    exporter = Exporter.objects.create(
+        workspace=workspace,
+        name=short[:100] or "exporter",
+        endpoint="https://collector.example.com/v1/traces",
+        headers={"X-Note": text[:4000] or "x"},
+        last_error=text[:500],
+    )
+    ExportItem.objects.create(exporter=exporter, run=run)
+    # Named after the workspace: the same name in another workspace would be another row answering.
+    EventType.objects.create(
+        workspace=workspace, name=f"w{workspace.pk}", description=text[:500], schema={"title": text}
+    )
     AuditEntry.objects.create(
         workspace=workspace,
         actor_name=short,
@@ -115,6 +130,7 @@ def populate(workspace, text="hello"):
         dashboard=board, title=short[:100], kind="pie", source="events", breakdown="$name"
     )
     default_dashboard(workspace)
+    Budget.objects.create(workspace=workspace, scope="user", key=short, limit=1)
     return run
 
 
@@ -129,6 +145,7 @@ def make_world(text="hello"):
         "home_admin": make_member(home, Role.ADMIN),
         "target_admin": make_member(target, Role.ADMIN),
         "target_viewer": make_member(target, Role.VIEWER),
-        "home_key": make_api_key(home)[1],
-        "target_key": make_api_key(target)[1],
+        # Every scope, so the walks reach the admin routes too.
+        "home_key": make_api_key(home, scopes=ALL_SCOPES)[1],
+        "target_key": make_api_key(target, scopes=ALL_SCOPES)[1],
     }

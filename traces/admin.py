@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db import transaction
 
+from backoffice.audit import AuditedAdmin
 from backoffice.models import Workspace
 from traces.ingest.fold import renumber
 from traces.locks import lock_workspace
@@ -104,8 +105,10 @@ class ModelCallRows(RunRows):
 
 
 @admin.register(Agent)
-class AgentAdmin(KeepsTraceRollups, admin.ModelAdmin):
+class AgentAdmin(AuditedAdmin, KeepsTraceRollups, admin.ModelAdmin):
     """Deleting an agent leaves its runs without one."""
+
+    audited, audit_name = ("name", "mode", "max_input_chars", "max_output_chars"), "agent"
 
     def rollup_runs(self, objs):
         return set(
@@ -223,7 +226,15 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
+class ModelPriceAdmin(AuditedAdmin, admin.ModelAdmin):
+    audited = (
+        "model_pattern",
+        "input_per_million",
+        "output_per_million",
+        "cached_per_million",
+        "effective_from",
+    )
+    audit_name = "price"
     list_display = [
         "model_pattern",
         "workspace",
@@ -236,7 +247,8 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(RedactionRule)
-class RedactionRuleAdmin(admin.ModelAdmin):
+class RedactionRuleAdmin(AuditedAdmin, admin.ModelAdmin):
+    audited, audit_name = ("kind", "pattern", "replacement", "enabled"), "redaction"
     list_display = ["pattern", "kind", "replacement", "workspace", "enabled"]
     list_filter = ["workspace", "kind", "enabled"]
 

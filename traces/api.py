@@ -19,12 +19,13 @@ from backoffice.api_errors import Input, Problem, problems
 from backoffice.api_rendering import PreciseEncoder, json_response
 from backoffice.ratelimit import limit_ingest
 
-from .ingest import ingest_batch, summarize
+from .ingest import collector, ingest_batch, summarize
 from .ingest.checks import MAX_DEPTH
 from .ingest.policy import storable_body
 from .ingest.request_body import BodyError, read_body
 from .ingest.schemas import Batch
 from .models import ChatMessage, Run, Session, Task
+from .scores.api import ScoreOut, score_out
 
 router = Router(tags=["run record"])
 
@@ -88,7 +89,8 @@ def ingest(request):
     if len(events) > settings.INGEST_MAX_EVENTS:
         detail = f"at most {settings.INGEST_MAX_EVENTS} events per batch"
         return Status(413, {"detail": detail, "field": "batch"})
-    outcome = summarize(ingest_batch(request.workspace, events, storable=storable_body(body)))
+    with collector.paused():
+        outcome = summarize(ingest_batch(request.workspace, events, storable=storable_body(body)))
     code = 200 if not outcome["rejected"] else 400 if outcome["rejected"] == len(events) else 207
     # The answer is IngestOut already: rendered as it is, not validated again result by result
     # (that took ~15 ms of a 1,000-event batch).
@@ -126,6 +128,8 @@ class RunOut(Schema):
     graph: Any
     metadata: dict
     tags: list
+    replay_of: str = Field(description="The run this one replays (its run.start's `replay_of`), or empty.")
+    scores: list[ScoreOut]
 
 
 class TaskOut(Schema):
@@ -189,13 +193,23 @@ def run_in_workspace(request, run_id, **annotations):
     return get_object_or_404(runs.annotate(**annotations), run_id=run_id)
 
 
-@router.get("/runs/{run_id}", response={200: RunOut, **problems()}, summary="A run with its roll-ups")
+@router.get(
+    "/runs/{run_id}", response={200: RunOut, **problems()}, summary="A run with its roll-ups and scores"
+)
 def run_get(request, run_id: str):
-    run = run_in_workspace(request, run_id, task_count=Count("tasks"))
+    return run_out(run_in_workspace(request, run_id, task_count=Count("tasks")))
+
+
+def run_out(run):
+    """A run (annotated with its task_count) as RunOut, with its scores: one query for the scores."""
+    scores = run.scores.select_related("task", "message", "session").order_by("name", "created_at", "id")
+    for score in scores:
+        score.run = run
     return {
-        **{f: getattr(run, f) for f in RunOut.model_fields if hasattr(run, f)},
+        **{f: getattr(run, f) for f in RunOut.model_fields if hasattr(run, f) and f != "scores"},
         "session_id": run.session.session_id if run.session else None,
         "agent_id": run.agent.agent_id if run.agent else None,
+        "scores": [score_out(score) for score in scores],
     }
 
 
@@ -246,21 +260,26 @@ def run_tasks(request, run_id: str, paging: Query[TaskPaging]):
 @router.get("/sessions/{session_id}", response={200: SessionOut, **problems()}, summary="A conversation")
 def session_get(request, session_id: str):
     sessions = Session.objects.filter(workspace=request.workspace).select_related("agent")
-    session = get_object_or_404(sessions, session_id=session_id)
+    return session_out(get_object_or_404(sessions, session_id=session_id))
+
+
+def message_out(message):
+    return {
+        "sequence": message.sequence,
+        "role": message.role,
+        "content": message.content,
+        "run_id": message.run.run_id if message.run else None,
+        "step_id": message.step_id,
+        "metadata": message.metadata,
+        "created_at": message.created_at,
+    }
+
+
+def session_out(session):
+    """A conversation as SessionOut, with every turn in order: one query for the turns."""
     messages = ChatMessage.objects.filter(session=session).select_related("run").order_by("sequence", "id")
     return {
         **{f: getattr(session, f) for f in SessionOut.model_fields if f not in ("agent_id", "messages")},
         "agent_id": session.agent.agent_id if session.agent else None,
-        "messages": [
-            {
-                "sequence": m.sequence,
-                "role": m.role,
-                "content": m.content,
-                "run_id": m.run.run_id if m.run else None,
-                "step_id": m.step_id,
-                "metadata": m.metadata,
-                "created_at": m.created_at,
-            }
-            for m in messages
-        ],
+        "messages": [message_out(m) for m in messages],
     }

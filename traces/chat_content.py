@@ -4,13 +4,16 @@ anything else as JSON.
 Content comes from agent code as it is (DESIGN §4: a string, or an object with a `type`), so every
 shape must render: a known type whose fields are missing or of odd types falls back to the JSON view
 as a whole, and the fields a native rendering does not show are listed below it as JSON, so nothing
-is dropped silently. Only http(s) URLs become links or images.
+is dropped silently. Only http(s) URLs become links; images and audio play inline only from https
+URLs (the Content-Security-Policy allows `https:` images and media, never `http:`: a plain-http one
+shows as a link instead).
 """
 
 from dataclasses import dataclass, field
 
 TEXT_TYPES = {"text", "markdown", "plain"}
 BUTTON_TYPES = {"buttons", "quick_replies", "quick_reply", "choices", "options"}
+QUICK_REPLY_TYPES = {"quick_replies", "quick_reply"}
 BUTTON_LISTS = ("items", "buttons", "options", "quick_replies", "choices")
 LABEL_KEYS = ("label", "title", "text")
 FILE_TYPES = {"file", "audio", "video", "document"}
@@ -29,6 +32,8 @@ class Shown:
     alt: str = ""
     caption: str = ""
     labels: list = field(default_factory=list)
+    # Quick replies (suggestions that vanish once one is picked) read differently from buttons.
+    quick: bool = False
     rest: dict = field(default_factory=dict)
     value: object = None
 
@@ -41,6 +46,11 @@ def web_url(value):
     if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
         raise Odd
     return value
+
+
+def fetched_inline(url):
+    """Whether the browser may fetch `url` itself (an <img> or <audio>): https only."""
+    return url.lower().startswith("https://")
 
 
 def optional_text(content, *names):
@@ -83,10 +93,15 @@ def native(content):
     if kind == "image":
         url = web_url(content.get("url"))
         alt, caption = optional_text(content, "alt"), optional_text(content, "caption")
-        return Shown("image", url=url, alt=alt, caption=caption), {"type", "url", "alt", "caption"}
+        keys = {"type", "url", "alt", "caption"}
+        if not fetched_inline(url):
+            return Shown("file", url=url, title=caption or alt or url, text=kind), keys
+        return Shown("image", url=url, alt=alt, caption=caption), keys
     if kind in BUTTON_TYPES:
         name, labels, extras = button_labels(content)
-        shown = Shown("buttons", text=optional_text(content, "text"), labels=labels)
+        shown = Shown(
+            "buttons", text=optional_text(content, "text"), labels=labels, quick=kind in QUICK_REPLY_TYPES
+        )
         if any(extras):
             shown.rest[name] = extras
         return shown, {"type", "text", name}
@@ -100,12 +115,24 @@ def native(content):
         # Only the first of text/subtitle/description is shown: the others stay in `rest`.
         text_key = next((name for name in ("text", "subtitle", "description") if name in content), None)
         keys = {"type", "title", "url", "image_url", text_key}
-        return Shown("card", title=title, text=text, url=url, image=image), keys
+        # A plain-http picture would be blocked: it stays in `rest`, as JSON.
+        if image and not fetched_inline(image):
+            image = ""
+            keys.discard("image_url")
+        shown = Shown("card", title=title, text=text, url=url, image=image)
+        if "buttons" in content:
+            _, shown.labels, extras = button_labels({"buttons": content["buttons"]})
+            if any(extras):
+                shown.rest["buttons"] = extras
+            keys.add("buttons")
+        return shown, keys
     if kind in FILE_TYPES:
         url = web_url(content.get("url"))
         name = optional_text(content, *FILE_NAMES)
         label_key = next((key for key in FILE_NAMES if key in content), None)
-        return Shown("file", url=url, title=name or url, text=kind), {"type", "url", label_key}
+        # Audio plays in the turn when the browser may fetch it; anything else is a link.
+        view = "audio" if kind == "audio" and fetched_inline(url) else "file"
+        return Shown(view, url=url, title=name or url, text=kind), {"type", "url", label_key}
     raise Odd
 
 
@@ -123,3 +150,79 @@ def shown(content):
         return Shown("json", value=content)
     view.rest.update({name: value for name, value in content.items() if name not in keys})
     return view
+
+
+# Chat message lists inside payloads (a model request's `messages`, an agent's input): shown as the
+# Conversation page's bubbles.
+BUBBLE_ROLES = {"user", "assistant", "system", "tool"}
+# Roles of other vocabularies (LangChain, Gemini, OpenAI's developer and function), mapped onto those
+# four: by the bubbles, and by OTLP ingest when it stores a span's messages as turns.
+ROLE_ALIASES = {
+    "human": "user",
+    "ai": "assistant",
+    "model": "assistant",
+    "developer": "system",
+    "function": "tool",
+}
+MAX_MESSAGES = 200  # a longer list stays a JSON tree: its bubbles would outweigh the page
+MESSAGE_CHARS = 5_000  # of a message's text, before the payload's "show all"
+
+
+@dataclass
+class PayloadMessage:
+    """One message of a payload's list, with what chat_bubble.html reads of a ChatMessage."""
+
+    pk: str
+    role: str
+    content: object
+    metadata: dict
+    event_id: str = ""
+    created_at: None = None
+    run: None = None
+
+
+def is_message_list(value):
+    return (
+        isinstance(value, list)
+        and 0 < len(value) <= MAX_MESSAGES
+        and all(isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in value)
+    )
+
+
+def payload_messages(value, key, *, full=False):
+    """The chat messages of a payload, the value itself or one of its top-level fields; [] when none.
+
+    `key` names the payload on the page, so that each bubble's id is unique. Long texts are cut unless
+    `full`, as the payload's JSON tree is.
+    """
+    found = next(
+        (v for v in [value, *(value.values() if isinstance(value, dict) else ())] if is_message_list(v)), None
+    )
+    limit = None if full else MESSAGE_CHARS
+    return [message(entry, f"{key}-{index}", limit) for index, entry in enumerate(found or ())]
+
+
+def message(entry, pk, limit):
+    role = ROLE_ALIASES.get(entry["role"].lower(), entry["role"].lower())
+    metadata = {name: value for name, value in entry.items() if name not in ("role", "content")}
+    if role not in BUBBLE_ROLES:
+        metadata, role = {"role": entry["role"], **metadata}, "custom"
+    content = text_of_parts(entry["content"])
+    if isinstance(content, str) and limit and len(content) > limit:
+        content = content[:limit] + "…"
+    return PayloadMessage(pk, role, content, metadata)
+
+
+def text_of_parts(content):
+    """Content sent as a list of text parts ([{"type": "text", "text": …}], as chat APIs allow) reads as
+    its text; any other list is left as it is (and shown as JSON)."""
+    if (
+        isinstance(content, list)
+        and content
+        and all(
+            isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            for p in content
+        )
+    ):
+        return "\n\n".join(p["text"] for p in content)
+    return content

@@ -12,6 +12,7 @@ one file into an agent.
             step.output = {"status": "shipped"}
         bo.message("assistant", "It ships tomorrow.")
         run.output = "It ships tomorrow."
+        bo.score("helpfulness", 4, comment="answered in one turn")  # sent at once, events first
     bo.flush()
 
 Sending never blocks the agent: events wait in a bounded in-memory queue and a background thread
@@ -21,8 +22,13 @@ network errors, 429 and 5xx. When the queue is full, new events are dropped and 
 
 `sample_rate` (1.0: every run) keeps that share of runs, chosen by run id, and always keeps a run
 that reports an error; `on_trace(event)` sees each event before it is queued and returns it (changed
-or not), or None to drop it. Times (`track(..., timestamp=…)`) are datetimes or ISO 8601 strings;
-without a UTC offset they are UTC.
+or not), or None to drop it. `observability="minimal"` sends no payloads (inputs, outputs, messages,
+model-call requests and responses) and `"standard"` cuts them at `max_payload_chars`; the agent's
+mode on the server applies as well, and the stricter of the two wins. Times (`track(...,
+timestamp=…)`) are datetimes or ISO 8601 strings; without a UTC offset they are UTC.
+
+Before spending, `check_budget()` asks whether the agent (and the current run's workflow and end user)
+is still within its budgets; it calls the server at once, and needs the key's `ingest` scope.
 
 A run crosses services with W3C trace context: `inject(headers)` adds the current step's
 `traceparent` to an outgoing request, and the service called continues the run with
@@ -57,6 +63,13 @@ RUN_ENDS = {"run.complete", "run.failed"}
 COMPRESS_FROM = 4096
 # Server-side limits of the ingest API.
 MAX_BATCH_EVENTS = 1000
+# What `observability` keeps of payloads before an event leaves the process: "full" everything,
+# "standard" cuts them at `max_payload_chars`, "minimal" sends none (structure, timing, tokens and
+# cost only). The server applies the agent's own mode too: the stricter of the two wins. The fields
+# and the marks of what was cut are the server's (traces.ingest.policy), so it reads them as its own.
+OBSERVABILITY = ("full", "standard", "minimal")
+PAYLOAD_FIELDS = ("input", "args", "request", "state", "output", "result", "response", "error", "content")
+OMITTED = "[omitted: minimal mode]"
 
 _current_run = contextvars.ContextVar("backoffice_run", default=None)
 _current_span = contextvars.ContextVar("backoffice_span", default=None)
@@ -138,6 +151,16 @@ def describe_error(error):
             "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
         }
     return error
+
+
+def truncated(value, limit):
+    """A payload cut to `limit` characters, marked as the server marks what it cuts."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"… [truncated {len(value) - limit} chars]"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return value
+    return {"_truncated": True, "original_chars": len(text), "preview": text[:limit]}
 
 
 def is_error(event):
@@ -351,6 +374,8 @@ class Client:
         timeout=10.0,
         sample_rate=1.0,
         on_trace=None,
+        observability="full",
+        max_payload_chars=4000,
         flush_at_exit=True,
     ):
         self.base_url = (base_url or os.environ.get("BACKOFFICE_URL", "")).rstrip("/")
@@ -363,6 +388,12 @@ class Client:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.on_trace = on_trace
+        if observability not in OBSERVABILITY:
+            raise ValueError(
+                f"observability must be one of {', '.join(OBSERVABILITY)}; got {observability!r}"
+            )
+        self.observability = observability
+        self.max_payload_chars = max(1, max_payload_chars)
         self.stats = Stats()
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http:// or https:// URL; got {self.base_url!r}")
@@ -384,7 +415,7 @@ class Client:
             "id": event_id or uuid.uuid4().hex,
             "type": event_type,
             "timestamp": stamp(timestamp),
-            "body": {k: v for k, v in body.items() if v is not None},
+            "body": self._captured({k: v for k, v in body.items() if v is not None}),
         }
         if not self.enabled:
             return
@@ -404,6 +435,18 @@ class Client:
                 self._ensure_sender()
             else:
                 self.stats.add("dropped")
+
+    def _captured(self, body):
+        """The body as `observability` lets it leave the process."""
+        if self.observability == "full":
+            return body
+        for name in PAYLOAD_FIELDS:
+            if name in body:
+                if self.observability == "minimal":
+                    body[name] = OMITTED
+                else:
+                    body[name] = truncated(body[name], self.max_payload_chars)
+        return body
 
     def flush(self, timeout=10.0):
         """Send everything queued so far. True when it was all delivered (or given up) in time."""
@@ -615,6 +658,94 @@ class Client:
             },
         )
 
+    def score(
+        self,
+        name,
+        value,
+        *,
+        run_id=None,
+        task_id=None,
+        session_id=None,
+        message_id=None,
+        data_type=None,
+        comment=None,
+        metadata=None,
+        source="api",
+        score_id=None,
+    ):
+        """Give a score (POST /api/v1/scores) and return it as stored; ValueError when it is refused
+        (a value its config does not allow, a run the workspace does not have).
+
+        Unlike events it is sent at once: the events queued so far are flushed first, so that the run
+        it names is stored. Inside a run (and a span) they are what is scored unless named. Sending
+        again with the same `score_id` replaces the score instead of adding one."""
+        run, span = _current_run.get(), _current_span.get()
+        body = {
+            "run_id": run_id or (run.run_id if run else None),
+            "task_id": task_id or (span.step_id if span and not run_id else None),
+            "session_id": session_id,
+            "message_id": message_id,
+            "name": name,
+            "value": value,
+            "data_type": data_type,
+            "comment": comment,
+            "metadata": metadata,
+            "source": source,
+            "id": score_id or uuid.uuid4().hex,
+        }
+        if not self.enabled:
+            return None
+        self.flush()
+        delay = self.retry_backoff
+        for attempt in range(self.max_retries + 1):
+            try:
+                status, answer, headers = self._request(
+                    "POST", "/api/v1/scores", {k: v for k, v in body.items() if v is not None}
+                )
+            except OSError as exc:
+                if attempt == self.max_retries:
+                    raise
+                log.info("scores API unreachable (%s); retrying", exc)
+                wait = delay
+            else:
+                if status in (200, 201):
+                    return answer
+                if status != 429 and status < 500:
+                    detail = answer.get("detail") if isinstance(answer, dict) else answer
+                    raise ValueError(f"score {name!r} refused ({status}): {detail}")
+                if attempt == self.max_retries:
+                    raise RuntimeError(f"Backoffice answered {status} to a score: {answer}")
+                wait = retry_after(headers, delay, self.max_backoff)
+            # The same id each time: a score that did arrive is replaced, not doubled.
+            time.sleep(wait * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, self.max_backoff)
+        return None
+
+    def check_budget(self, *, agent_id=None, workflow=None, user_id=None):
+        """May the agent spend now? GET /api/v1/budgets/check, answered from what the server has stored
+        (so not the events still queued here): {"allowed": bool, "budgets": [{"scope", "key",
+        "period", "limit", "spent", "remaining", …}]}, amounts as decimal strings.
+
+        The agent is the client's unless named, the workflow and end user the current run's. It asks
+        once, at once: RuntimeError when it cannot (the server unreachable or refusing), so the caller
+        chooses whether to go on without an answer. A client with no URL or key is always allowed."""
+        run = _current_run.get()
+        query = {
+            "agent": agent_id or (run.agent_id if run else self.agent_id),
+            "workflow": workflow or (run.workflow if run else None),
+            "user": user_id or (run.user_id if run else None),
+        }
+        if not self.enabled:
+            return {"allowed": True, "budgets": []}
+        path = "/api/v1/budgets/check?" + urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        try:
+            status, answer, _ = self._request("GET", path)
+        except OSError as exc:
+            raise RuntimeError(f"Backoffice is unreachable for the budget check: {exc}") from exc
+        if status != 200:
+            raise RuntimeError(f"Backoffice answered {status} to the budget check: {answer}")
+        return answer
+
 
 class RunContext:
     """A run: started on enter, completed or failed on exit.
@@ -657,7 +788,7 @@ class RunContext:
         # traceparent() names outside any span (no task has it: the callee's part is then top-level).
         self.step_id = uuid.uuid4().hex[:16]
         self.session_id, self.agent_id = session_id, agent_id or client.agent_id
-        self.workflow = workflow
+        self.workflow, self.user_id = workflow, user_id
         self.output = None
         self._start = {
             "workflow": workflow,
@@ -996,6 +1127,14 @@ def message(role, content, **fields):
 
 def model_call(model, **fields):
     default_client().model_call(model, **fields)
+
+
+def check_budget(**fields):
+    return default_client().check_budget(**fields)
+
+
+def score(name, value, **fields):
+    return default_client().score(name, value, **fields)
 
 
 def traceparent():

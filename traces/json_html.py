@@ -3,6 +3,8 @@
 Large values are cut so that a page stays light: long strings, long lists and very large documents
 stop at a budget, and the caller offers a "show all" link that fetches the value again without limits.
 Built in Python rather than with a recursive template include, which is slow on deep documents.
+Strings of several lines read as text (their line breaks kept), and markdown among them is rendered
+(traces/markdown_text.py: safe by construction).
 """
 
 from dataclasses import dataclass
@@ -10,7 +12,10 @@ from dataclasses import dataclass
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from . import markdown_text
+
 OPEN_DEPTH = 2  # objects and lists nested deeper start folded
+TEXT_CHARS = 120  # a string this long, or of several lines, reads as a block of text
 
 
 @dataclass(frozen=True)
@@ -47,15 +52,17 @@ class JsonHtml:
         if isinstance(value, int | float):
             return f'<span class="j-num">{escape(value)}</span>'
         text = str(value)
+        cut = ""
         if len(text) > self.limits.chars:
             self.cut = True
-            more = len(text) - self.limits.chars
-            return format_html(
-                '<span class="j-str">"{}…"</span> <span class="j-cut">+{} chars</span>',
-                text[: self.limits.chars],
-                f"{more:,}",
-            )
-        return format_html('<span class="j-str">"{}"</span>', text)
+            cut = format_html(' <span class="j-cut">+{} chars</span>', f"{len(text) - self.limits.chars:,}")
+            text = text[: self.limits.chars] + "…"
+        if markdown_text.looks_like_markdown(text):
+            rendered = mark_safe(markdown_text.render(text))  # noqa: S308 - raw HTML is off: escaped
+            return format_html('<div class="j-md">{}</div>{}', rendered, cut)
+        if "\n" in text or len(text) > TEXT_CHARS:
+            return format_html('<span class="j-str j-text">{}</span>{}', text, cut)
+        return format_html('<span class="j-str">"{}"</span>{}', text, cut)
 
     def container(self, entries, path, depth, start, end, noun):
         if not entries:

@@ -7,7 +7,6 @@ other signals' endpoints call it with their own request message and store functi
 """
 
 import base64
-import binascii
 import json
 
 from django.conf import settings
@@ -24,11 +23,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from backoffice.api_auth import authenticate_key
+from backoffice.api_auth import authenticate_key, presented_key
 from backoffice.api_errors import RETRY_AFTER_UNAVAILABLE
 from backoffice.models import Scope
 from backoffice.ratelimit import limit_ingest
 
+from .ingest import collector
 from .ingest.checks import too_deep, too_deep_path
 from .ingest.otlp import ATTRIBUTE_DEPTH, ingest_spans
 from .ingest.request_body import BodyError, read_body
@@ -84,7 +84,7 @@ def receive(request, message_class, store):
 
 
 def export(request, content_type, message_class, store):
-    if authenticate_key(request, api_key_from(request)) is None:
+    if authenticate_key(request, presented_key(request)) is None:
         response = status(content_type, 401, "a valid API key is required: Authorization: Bearer <key>")
         response["WWW-Authenticate"] = 'Bearer realm="backoffice"'
         return response
@@ -103,26 +103,12 @@ def export(request, content_type, message_class, store):
         return status(content_type, exc.status, f"{exc.field}: {exc.detail}")
     if body is None:
         return status(content_type, 413, f"body larger than {limit} bytes")
-    try:
-        message = parse(body, content_type, message_class)
-    except BadRequest as exc:
-        return status(content_type, 400, str(exc))
-    return encoded(content_type, 200, store(request.workspace, message))
-
-
-def api_key_from(request):
-    """The key from `Bearer <key>`, or the password of HTTP Basic (the Langfuse SDK's form)."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() == "bearer":
-        return credentials
-    if scheme.lower() == "basic":
+    with collector.paused():
         try:
-            decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-        return decoded.partition(":")[2]
-    return ""
+            message = parse(body, content_type, message_class)
+        except BadRequest as exc:
+            return status(content_type, 400, str(exc))
+        return encoded(content_type, 200, store(request.workspace, message))
 
 
 def parse(body, content_type, message_class=ExportTraceServiceRequest):

@@ -10,13 +10,13 @@ query (depths and the names of parents on other pages).
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connections
 
 from .keyset import Keyset
 from .models import Task
 
 TASKS_PER_PAGE = 500
-KEYSET = Keyset("sequence", descending=False, is_time=False)
+KEYSET = Keyset("sequence", descending=False, kind="int")
 # A deeper chain is a loop in bad data, not a real workflow.
 MAX_DEPTH = 64
 LISTED_FIELDS = (
@@ -44,6 +44,8 @@ class TreeRow:
     ancestors: list = field(default_factory=list)  # primary keys, root first
     has_children: bool = False
     outside_parent: str = ""  # the parent's name when it is on another page
+    folded: bool = False  # its subtree starts hidden (the page's script unfolds it)
+    hidden: bool = False  # under a folded task
 
     @property
     def ancestor_ids(self):
@@ -54,12 +56,37 @@ class TreeRow:
 class TreePage:
     rows: list
     next: str | None
+    jumped: bool = False  # the page starts at the task it must show, not at the run's first task
 
 
-def tree_page(run, *, after=None, size=TASKS_PER_PAGE):
-    page = KEYSET.page(Task.objects.filter(run=run).only(*LISTED_FIELDS), after=after, size=size)
+def tree_page(run, *, after=None, size=TASKS_PER_PAGE, showing=None):
+    """A page of the tree. A first page that does not hold the task `showing` (a deep link into a long
+    run) starts at that task instead: one more query, and its ancestors on earlier pages are named."""
+    tasks = Task.objects.filter(run=run).only(*LISTED_FIELDS)
+    page = KEYSET.page(tasks, after=after, size=size)
+    jumped = bool(showing and not after and page.next and showing.pk not in {t.pk for t in page.rows})
+    if jumped:
+        # Rows from (sequence, id) on, the task included: the cursor of a key just before its own.
+        page = KEYSET.page(tasks, after=f"{showing.sequence}.{showing.pk - 1}", size=size)
     chains = ancestor_chains([t.pk for t in page.rows if t.parent_id])
-    return TreePage(layout(page.rows, chains), page.next)
+    return TreePage(layout(page.rows, chains), page.next, jumped)
+
+
+def fold(rows, *, open_levels, keep_open=()):
+    """Fold the tasks `open_levels` deep and below, except those in `keep_open` (the path to the
+    selected task): a long tree opens on its first levels, and its deep rows are hidden.
+
+    Ancestors on earlier pages fold by the same rule, so a continued page agrees with the first one.
+    """
+    keep_open = set(keep_open)
+
+    def folded(pk, depth):
+        return depth >= open_levels - 1 and pk not in keep_open
+
+    for row in rows:
+        row.folded = row.has_children and folded(row.task.pk, row.depth)
+        row.hidden = any(folded(pk, depth) for depth, pk in enumerate(row.ancestors))
+    return rows
 
 
 def ancestor_chains(task_ids):
@@ -80,7 +107,8 @@ def ancestor_chains(task_ids):
         ORDER BY chain.task_id, chain.level
     """  # noqa: S608 - only placeholders are interpolated
     chains = defaultdict(list)
-    with connection.cursor() as cursor:
+    # Where the page reads its tasks: a read replica when the request reads one (backoffice.replicas).
+    with connections[Task.objects.db].cursor() as cursor:
         cursor.execute(sql, [*task_ids, MAX_DEPTH])
         for task_id, ancestor_id, name, step_id in cursor.fetchall():
             chains[task_id].append((ancestor_id, name or step_id))

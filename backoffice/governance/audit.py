@@ -3,9 +3,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from backoffice import audit
 from backoffice.access import workspace_view
 from backoffice.models import AuditEntry, Role
 from traces.keyset import past
+from traces.reviews.export import download, download_name
 
 from .forms import AuditPageForm
 
@@ -49,3 +51,12 @@ def audit_list(request):
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
     return render(request, template, context)
+
+
+@require_GET
+@workspace_view(Role.ADMIN)
+def audit_export(request):
+    """Every entry as JSON lines, oldest first, streamed; the export is itself an entry (the last)."""
+    audit.record(request, "audit.exported", request.workspace.name)
+    name = download_name("audit", request.workspace, "jsonl")
+    return download(audit.jsonl(request.workspace), "application/jsonl", name)

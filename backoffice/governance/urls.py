@@ -1,11 +1,40 @@
 from django.urls import path
 
-from . import audit, keys, members, prices, redaction, retention
+from . import (
+    agents,
+    audit,
+    budgets,
+    channels,
+    end_users,
+    event_types,
+    keys,
+    members,
+    monitors,
+    prices,
+    redaction,
+    retention,
+    review_queues,
+    review_rules,
+    score_configs,
+)
 
 app_name = "governance"
 
 urlpatterns = [
     path("", members.settings_index, name="index"),
+    path("monitors/", monitors.monitor_list, name="monitors"),
+    path("monitors/new/", monitors.monitor_new, name="monitor_new"),
+    path("monitors/create/", monitors.monitor_create, name="monitor_create"),
+    path("monitors/from-card/<int:card_id>/", monitors.monitor_from_card, name="monitor_from_card"),
+    path("monitors/<int:monitor_id>/", monitors.monitor_detail, name="monitor"),
+    path("monitors/<int:monitor_id>/edit/", monitors.monitor_update, name="monitor_update"),
+    path("monitors/<int:monitor_id>/mute/", monitors.monitor_mute, name="monitor_mute"),
+    path("monitors/<int:monitor_id>/test/", monitors.monitor_test, name="monitor_test"),
+    path("monitors/<int:monitor_id>/evaluate/", monitors.monitor_evaluate, name="monitor_evaluate"),
+    path("monitors/<int:monitor_id>/delete/", monitors.monitor_delete, name="monitor_delete"),
+    path("channels/", channels.channel_list, name="channels"),
+    path("channels/<int:channel_id>/", channels.channel_detail, name="channel"),
+    path("channels/<int:channel_id>/delete/", channels.channel_delete, name="channel_delete"),
     path("members/", members.member_list, name="members"),
     path("members/add/", members.member_add, name="member_add"),
     path("members/create/", members.member_create, name="member_create"),
@@ -30,6 +59,33 @@ urlpatterns = [
     path("redaction/test/", redaction.redaction_test, name="redaction_test"),
     path("redaction/<int:rule_id>/toggle/", redaction.redaction_toggle, name="redaction_toggle"),
     path("redaction/<int:rule_id>/delete/", redaction.redaction_delete, name="redaction_delete"),
+    path("agents/", agents.agent_list, name="agents"),
+    path("agents/<int:agent_pk>/", agents.agent_edit, name="agent_edit"),
     path("retention/", retention.retention_edit, name="retention"),
+    path("event-types/", event_types.event_type_list, name="event_types"),
+    path("event-types/new/", event_types.event_type_create, name="event_type_create"),
+    path("event-types/<int:event_type_id>/delete/", event_types.event_type_delete, name="event_type_delete"),
+    path("scores/", score_configs.score_config_list, name="score_configs"),
+    path("scores/new/", score_configs.score_config_create, name="score_config_create"),
+    path("scores/<int:config_id>/archive/", score_configs.score_config_archive, name="score_config_archive"),
+    path("agents/<int:agent_pk>/replay/", agents.agent_replay, name="agent_replay"),
+    path("end-users/forget/", end_users.forget_user, name="forget_user"),
+    path("review-rules/", review_rules.review_rule_list, name="review_rules"),
+    path("review-rules/<int:rule_id>/", review_rules.review_rule_detail, name="review_rule"),
+    path("review-rules/<int:rule_id>/edit/", review_rules.review_rule_update, name="review_rule_update"),
+    path("review-rules/<int:rule_id>/toggle/", review_rules.review_rule_toggle, name="review_rule_toggle"),
+    path("review-rules/<int:rule_id>/delete/", review_rules.review_rule_delete, name="review_rule_delete"),
+    path(
+        "review-rules/<int:rule_id>/backfill/", review_rules.review_rule_backfill, name="review_rule_backfill"
+    ),
+    path("review-queues/", review_queues.review_queue_list, name="review_queues"),
+    path("review-queues/<int:queue_id>/", review_queues.review_queue_detail, name="review_queue"),
+    path(
+        "review-queues/<int:queue_id>/delete/", review_queues.review_queue_delete, name="review_queue_delete"
+    ),
+    path("budgets/", budgets.budget_list, name="budgets"),
+    path("budgets/<int:budget_id>/", budgets.budget_detail, name="budget"),
+    path("budgets/<int:budget_id>/delete/", budgets.budget_delete, name="budget_delete"),
     path("audit/", audit.audit_list, name="audit"),
+    path("audit/export/", audit.audit_export, name="audit_export"),
 ]

@@ -2,8 +2,10 @@
 
 Count and rate cards over millions of events read it instead of the events (metrics.engine). It stays
 exact because every write to tracked_events writes it in the same transaction: ingest adds the events
-it stores (`add`), `purge` takes out the events it deletes (`subtract`), and `rebuild` recomputes it
-from the stored events (the backfill migration, the benchmark data set). Out-of-order events simply
+it stores (`add`), a writer that takes events out of the record takes them out of it (`subtract`), and
+`rebuild` recomputes it from the stored events (the backfill migration, the benchmark data set). The
+retention purge is the exception by design: it deletes old events and keeps their days' roll-ups, which
+go later, whole days at a time, by their own retention (backoffice.retention). Out-of-order events simply
 add to their own day; a resent event never reaches `add`, as ingest drops duplicates first.
 
 Everything is one SQL statement over a source of (workspace_id, day, name, properties) rows, so ingest

@@ -6,26 +6,33 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from backoffice import audit
 from backoffice.access import workspace_view
 from backoffice.models import Role
 
 from ..charts import figure_for
-from ..discovery import event_names, metric_names, property_choices
+from ..dashboards import card_fields
+from ..discovery import custom_event_types, event_names, metric_names, property_choices
 from ..display import card_view
+from ..drill import drill_rows, links_for
 from ..engine import evaluate
 from ..forms import CardForm
 from ..models import DashboardCard, Source
+from ..sources import NAMED_BY
 from .common import dashboard_url, done, get_card, get_dashboard, range_form
 
 
 def card_context(card, workspace, **evaluate_kwargs):
     """What the #card partial shows for a computed card. Hits the database once."""
     result = evaluate(card, workspace, **evaluate_kwargs)
+    links = links_for(card, result, workspace)
     return {
         "card": card,
         "result": result,
         "view": card_view(card, result),
-        "figure": figure_for(card, result),
+        "links": links,
+        "drill_rows": drill_rows(card, result, links),
+        "figure": figure_for(card, result, links),
         "chart_id": f"chart-{card.pk or 'preview'}",
         "computed_at": timezone.now(),
     }
@@ -45,6 +52,8 @@ def card_detail(request, dashboard, card):
         query=ranges.query(),
         refresh=ranges.cleaned_data.get("refresh"),
         can_admin=request.role == Role.ADMIN,
+        # The card's monitor, whose state the card shows (Settings › Monitors makes one from it).
+        monitor=card.monitors.only("pk", "state", "enabled").first(),
         # Fragments live in the dashboard grid, where cards can be dragged; the full page holds one card.
         sortable=bool(request.htmx),
     )
@@ -63,10 +72,11 @@ def suggestions(request, source, event_name, metric_name):
             "metric_names": metric_names(request.workspace),
             "property_names": property_choices(request.workspace, source, metric_name),
         }
+    names = custom_event_types if source == Source.CUSTOM_EVENTS else event_names
     return {
-        "event_names": event_names(request.workspace),
+        "event_names": names(request.workspace),
         "property_names": property_choices(
-            request.workspace, source, event_name if source == Source.EVENTS else ""
+            request.workspace, source, event_name if source in NAMED_BY else ""
         ),
     }
 
@@ -99,6 +109,7 @@ def card_create(request, dashboard):
         last = dashboard.cards.aggregate(last=Max("position"))["last"]
         card.position = 0 if last is None else last + 1
         card.save()
+        record_card(request, "dashboard.card_created", card, {}, card_fields(card))
         return done(request, f"{dashboard_url(request, dashboard)}#card-{card.pk}")
     return card_form_page(request, dashboard, form)
 
@@ -107,11 +118,13 @@ def card_create(request, dashboard):
 @workspace_view(role=Role.ADMIN)
 def card_edit(request, dashboard, card):
     card = get_card(request, dashboard, card)
+    before = card_fields(card)
     form = CardForm(request.POST or None, instance=card)
     if request.method == "POST" and form.is_valid():
         card = form.save(commit=False)
         card.updated_at = timezone.now()
         card.save()
+        record_card(request, "dashboard.card_edited", card, before, card_fields(card))
         return done(request, f"{dashboard_url(request, card.dashboard)}#card-{card.pk}")
     return card_form_page(request, card.dashboard, form, card)
 
@@ -136,6 +149,7 @@ def card_duplicate(request, dashboard, card):
         card.position += 1
         card.created_at = card.updated_at = timezone.now()
         card.save()
+        record_card(request, "dashboard.card_duplicated", card, {}, card_fields(card))
     return done(request, f"{dashboard_url(request, card.dashboard)}#card-{card.pk}")
 
 
@@ -143,15 +157,27 @@ def card_duplicate(request, dashboard, card):
 @workspace_view(role=Role.ADMIN)
 def card_delete(request, dashboard, card):
     card = get_card(request, dashboard, card)
+    fields = card_fields(card)
     card.delete()
+    record_card(request, "dashboard.card_deleted", card, fields, {})
     return done(request, dashboard_url(request, card.dashboard))
 
 
-def reposition(dashboard, ordered_ids):
+def record_card(request, action, card, before, after):
+    """An audit entry for a card: its dashboard and title, and the fields that changed."""
+    changes = audit.diff(before, after) if after else {name: [value, None] for name, value in before.items()}
+    audit.record(request, action, f"{card.dashboard.name} › {card.title}", changes)
+
+
+def reposition(request, dashboard, ordered_ids):
     cards = {card.pk: card for card in dashboard.cards.all()}
+    before = [card.title for card in sorted(cards.values(), key=lambda card: (card.position, card.pk))]
     for position, card_id in enumerate(ordered_ids):
         cards[card_id].position = position
     DashboardCard.objects.bulk_update(cards.values(), ["position"])
+    after = [cards[card_id].title for card_id in ordered_ids]
+    if after != before:
+        audit.record(request, "dashboard.cards_reordered", dashboard.name, {"order": [before, after]})
 
 
 @require_POST
@@ -166,7 +192,7 @@ def card_move(request, dashboard, card):
     other = index - 1 if direction == "up" else index + 1
     if 0 <= other < len(ids):
         ids[index], ids[other] = ids[other], ids[index]
-        reposition(card.dashboard, ids)
+        reposition(request, card.dashboard, ids)
     return done(request, f"{dashboard_url(request, card.dashboard)}#card-{card.pk}")
 
 
@@ -184,5 +210,5 @@ def card_order(request, dashboard):
         return HttpResponseBadRequest(
             "card: list every card of this dashboard once", content_type="text/plain"
         )
-    reposition(dashboard, ordered)
+    reposition(request, dashboard, ordered)
     return HttpResponse(status=204)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from backoffice import audit
 from backoffice.access import workspace_view
 from backoffice.models import Role
 
@@ -76,6 +77,7 @@ def dashboard_create(request):
         dashboard.workspace = request.workspace
         dashboard.slug = unique_slug(request.workspace, dashboard.name)
         dashboard.save()
+        audit.record(request, "dashboard.created", dashboard.name, {"name": [None, dashboard.name]})
         return done(request, dashboard_url(request, dashboard))
     return render(request, "metrics/dashboard_form.html", {"form": form, "dashboard": None})
 
@@ -84,6 +86,7 @@ def dashboard_create(request):
 @workspace_view(role=Role.ADMIN)
 def dashboard_edit(request, dashboard):
     dashboard = get_dashboard(request, dashboard)
+    before = {"name": dashboard.name, "is_default": dashboard.is_default}
     form = DashboardForm(request.POST or None, instance=dashboard)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -94,6 +97,9 @@ def dashboard_edit(request, dashboard):
                 )
                 dashboard.is_default = True
             form.save()
+            after = {"name": dashboard.name, "is_default": dashboard.is_default}
+            if after != before:
+                audit.record(request, "dashboard.edited", dashboard.name, audit.diff(before, after))
         return done(request, dashboard_url(request, dashboard))
     return render(request, "metrics/dashboard_form.html", {"form": form, "dashboard": dashboard})
 
@@ -103,7 +109,11 @@ def dashboard_edit(request, dashboard):
 def dashboard_delete(request, dashboard):
     dashboard = get_dashboard(request, dashboard)
     with transaction.atomic():
+        cards = dashboard.cards.count()
         dashboard.delete()
+        audit.record(
+            request, "dashboard.deleted", dashboard.name, {"name": [dashboard.name, None], "cards": cards}
+        )
         if dashboard.is_default:
             successor = (
                 Dashboard.objects.filter(workspace=request.workspace).order_by("created_at", "id").first()
@@ -118,6 +128,7 @@ def dashboard_delete(request, dashboard):
 @workspace_view()
 def dashboard_export(request, dashboard):
     dashboard = get_dashboard(request, dashboard)
+    audit.record(request, "dashboard.exported", dashboard.name)
     body = json.dumps(export(dashboard, dashboard.cards.all()), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="dashboard-{dashboard.slug}.json"'
@@ -140,5 +151,6 @@ def dashboard_import(request):
                 card.dashboard, card.position = dashboard, position
                 cards.append(card)
             DashboardCard.objects.bulk_create(cards)
+            audit.record(request, "dashboard.imported", name, {"name": [None, name], "cards": len(cards)})
         return done(request, dashboard_url(request, dashboard))
     return render(request, "metrics/dashboard_import.html", {"form": form})

@@ -17,6 +17,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from backoffice import worker
+
 from ..exposition import BackofficeCollector
 
 logger = logging.getLogger(__name__)
@@ -71,4 +73,11 @@ def health(request):
     except DatabaseError:
         logger.exception("Health check: the database does not answer")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    # The worker's state is reported, not judged: a web server stays in service while the worker is down
+    # (or while its tables are not migrated yet).
+    try:
+        jobs = worker.status()
+    except DatabaseError:
+        logger.exception("Health check: the worker's tables do not answer")
+        jobs = {"state": "unknown"}
+    return JsonResponse({"status": "ok", "database": "ok", "worker": jobs})

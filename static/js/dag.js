@@ -4,7 +4,9 @@
   const STEP = 1.25;
   const MIN_SCALE = 0.1;
   const MAX_SCALE = 2.5;
-  const READABLE = 0.6; // the first view fits the width, but never shrinks text below this
+  const READABLE = 0.6; // the first view fits the width, but on a phone never shrinks text below this
+  const WIDE_FRAME = 900; // ... while a desktop frame shows the whole width down to this scale
+  const READABLE_WIDE = 0.4;
   const WHOLE = 0.8; // ... and shows the whole graph when that keeps text at least this large
   // Where the operator left each graph, so that a live refresh that redraws it keeps the view.
   const views = new Map();
@@ -44,7 +46,9 @@
     function firstView() {
       let first = Math.min(1, fitWidth());
       if (height * first > frame.clientHeight && fitAll() >= WHOLE) first = fitAll();
-      apply(Math.max(first, READABLE), 0, 0);
+      // A wide graph cut off at the right hides whole branches: on a desktop it is fitted to the
+      // width (zoom in and pan to read), on a phone it stays readable and pans.
+      apply(Math.max(first, frame.clientWidth >= WIDE_FRAME ? READABLE_WIDE : READABLE), 0, 0);
       frame.scrollLeft = 0;
       frame.scrollTop = 0;
     }
@@ -148,6 +152,31 @@
     const scope = item.closest("svg.dag, .timeline");
     scope.querySelectorAll(".selected").forEach((other) => other.classList.remove("selected"));
     item.classList.add("selected");
+  });
+
+  // Back and forward: the panel and the marked node or bar follow the URL's task. HTMX keeps the
+  // panel through its history restore (hx-preserve), and took its snapshot after the click had marked
+  // the next node: without this, Back shows the task it left, with that node marked.
+  document.addEventListener("htmx:historyRestore", () => {
+    const panel = document.getElementById("task-panel");
+    if (!panel) return;
+    const step = new URLSearchParams(window.location.search).get("task");
+    document.querySelectorAll("svg.dag a.node[hx-push-url], .tl-link[hx-push-url]").forEach((item) => {
+      const pushed = new URL(item.getAttribute("hx-push-url"), window.location.href);
+      item.classList.toggle("selected", Boolean(step) && pushed.searchParams.get("task") === step);
+    });
+    const page = panel.querySelector("#task-page");
+    if (!page || (page.dataset.stepId || null) === step) return;
+    if (step) {
+      htmx.ajax("GET", `${panel.dataset.taskBase}${encodeURIComponent(step)}/`, { target: "#task-page", swap: "outerHTML" });
+      return;
+    }
+    const empty = document.createElement("div");
+    empty.id = "task-page";
+    const hint = empty.appendChild(document.createElement("p"));
+    hint.className = "empty";
+    hint.textContent = panel.dataset.hint;
+    page.replaceWith(empty);
   });
 
   // A run's live refresh asks for what the address bar shows now: a tab pushes its own state there

@@ -2,17 +2,34 @@
 // Live regions (data-live) are re-rendered by HTMX polling; open payloads, folded tasks and the
 // scroll position belong to the operator, so they are remembered here and put back after each swap.
 (() => {
-  const folded = new Set();   // task ids whose subtree is hidden
+  // Folds start as the server drew them (data-folded: deep levels of a long tree); the twisties the
+  // operator used win over that from then on.
+  const toggled = new Map();  // task id -> folded
   const opened = new Map();   // details[data-key] -> open, for the ones the operator toggled
 
+  function isFolded(row) {
+    const id = row.dataset.task;
+    return toggled.has(id) ? toggled.get(id) : row.hasAttribute("data-folded");
+  }
+
   function applyFolds(root) {
-    root.querySelectorAll("[data-tree] tr[data-task]").forEach((row) => {
+    const rows = root.querySelectorAll("[data-tree] tr[data-task]");
+    const folded = new Set();
+    rows.forEach((row) => { if (row.querySelector("[data-fold]") && isFolded(row)) folded.add(row.dataset.task); });
+    rows.forEach((row) => {
       const ancestors = (row.dataset.ancestors || "").split(" ").filter(Boolean);
       row.hidden = ancestors.some((id) => folded.has(id));
       const twisty = row.querySelector("[data-fold]");
       if (twisty) twisty.setAttribute("aria-expanded", String(!folded.has(row.dataset.task)));
     });
   }
+
+  // A row asked to be shown (the workspace selects a task inside a folded subtree): unfold its ancestors.
+  document.addEventListener("tree:reveal", (event) => {
+    const row = event.target;
+    (row.dataset.ancestors || "").split(" ").filter(Boolean).forEach((id) => toggled.set(id, false));
+    applyFolds(row.closest("table"));
+  });
 
   function applyOpened(root) {
     root.querySelectorAll("details[data-key]").forEach((details) => {
@@ -24,8 +41,8 @@
   document.addEventListener("click", (event) => {
     const twisty = event.target.closest("[data-fold]");
     if (twisty) {
-      const id = twisty.closest("tr").dataset.task;
-      if (folded.has(id)) folded.delete(id); else folded.add(id);
+      const row = twisty.closest("tr");
+      toggled.set(row.dataset.task, !isFolded(row));
       applyFolds(twisty.closest("table"));
       return;
     }
@@ -56,6 +73,6 @@
 
   htmx.onLoad((root) => {
     applyOpened(root);
-    if (folded.size) applyFolds(root.closest?.("[data-tree]") || root);
+    applyFolds(root.closest?.("[data-tree]") || root);
   });
 })();

@@ -12,12 +12,13 @@
   const rows = () => Array.from(document.querySelectorAll("[data-review-queue] [data-review-row]"));
   const selected = () => document.querySelector("[data-review-row].is-selected");
 
-  function select(row) {
+  // Selecting on load must not scroll: the page opens at its top.
+  function select(row, { scroll = true } = {}) {
     if (!row) return;
     selected()?.classList.remove("is-selected");
     row.classList.add("is-selected");
     row.setAttribute("aria-selected", "true");
-    row.scrollIntoView({ block: "nearest" });
+    if (scroll) row.scrollIntoView({ block: "nearest" });
   }
 
   function step(delta) {
@@ -125,8 +126,8 @@
   htmx.onLoad((root) => {
     root.querySelectorAll?.("#review-form, #edit form").forEach(setUpForm);
     if (root.matches?.("#review-form, #edit form")) setUpForm(root);
-    if (root.matches?.("[data-review-row]") && !selected()) return select(root);
+    if (root.matches?.("[data-review-row]") && !selected()) return select(root, { scroll: false });
     const first = rows()[0];
-    if (first && !selected() && root.querySelector?.("[data-review-queue]")) select(first);
+    if (first && !selected() && root.querySelector?.("[data-review-queue]")) select(first, { scroll: false });
   });
 })();

@@ -81,7 +81,16 @@ class ApiErrorShapesTest(TestCase):
     def test_calls_without_a_key_answer_a_documented_401(self):
         for documented, operations in self.spec["paths"].items():
             for method in operations:
-                path = documented.format(run_id="run-1", session_id="s", review_id=self.review.pk)
+                path = documented.format(
+                    run_id="run-1",
+                    session_id="s",
+                    review_id=self.review.pk,
+                    name="refund",
+                    user_id="u",
+                    rule_id=1,
+                    budget_id=1,
+                    monitor_id=1,
+                )
                 with self.subTest(method=method, path=path):
                     response = self.call(method, path, key=False)
                     self.assertEqual(response.status_code, 401)

@@ -57,5 +57,7 @@ class EscapingTests(TestCase):
             response = self.client.get(url, **key)
             self.assertLess(response.status_code, 500, url)
             if response.status_code == 200:
-                self.assertTrue(response["Content-Type"].startswith("application/json"), url)
+                # JSON, or JSON Lines for an export's default format
+                json_types = ("application/json", "application/x-ndjson")
+                self.assertTrue(response["Content-Type"].startswith(json_types), url)
                 self.assertEqual(response["X-Content-Type-Options"], "nosniff")

@@ -10,8 +10,19 @@ from backoffice.retention import Purge
 from metrics.models import TrackedEvent
 from tests.factories import make_workspace
 from traces.ingest import ingest_batch
-from traces.models import ChatMessage, Event, ModelCall, Review, Run, Session, Task, TraceRollup
-from traces.rollups.daily import differences
+from traces.models import (
+    ChatMessage,
+    Event,
+    ModelCall,
+    Review,
+    ReviewRule,
+    ReviewRuleMatch,
+    Run,
+    Session,
+    Task,
+    TraceRollup,
+)
+from traces.rollups.daily import current_rows, differences
 
 OLD, RECENT = 60, 1  # days ago; the workspace keeps 30
 
@@ -71,7 +82,10 @@ class PurgeTests(TestCase):
         Review.objects.create(
             workspace=cls.workspace, run=Run.objects.get(run_id="old-1"), rating="bad", comment="x" * 12
         )
+        rule = ReviewRule.objects.create(workspace=cls.workspace, name="Everything")
+        ReviewRuleMatch.objects.create(rule=rule, run=Run.objects.get(run_id="old-1"), sampled=True)
         ingest_batch(cls.forever, run_events("ancient", "kept", OLD))
+        cls.rollups = current_rows(cls.workspace)
 
     def purge(self, *args):
         out, err = StringIO(), StringIO()
@@ -92,6 +106,7 @@ class PurgeTests(TestCase):
         self.assertEqual(ChatMessage.objects.filter(workspace=self.workspace).count(), 1)
         self.assertEqual(TrackedEvent.objects.filter(workspace=self.workspace).count(), 1)
         self.assertFalse(Review.objects.exists())
+        self.assertFalse(ReviewRuleMatch.objects.exists())
         self.assertEqual(
             list(Session.objects.filter(workspace=self.workspace).values_list("session_id", flat=True)),
             ["mixed"],
@@ -100,11 +115,13 @@ class PurgeTests(TestCase):
         self.assertEqual((mixed.run_count, mixed.message_count, mixed.total_tokens), (1, 1, 100))
         self.assertEqual(mixed.last_user_text, "hi new-1")
         self.assertEqual(ChatMessage.objects.get(workspace=self.workspace).sequence, 1)
-        # The daily trace roll-ups lost what went, and the keys left at zero were pruned.
-        self.assertEqual(differences(self.workspace), [])
+        # The daily trace roll-ups keep what went (the dashboards' history); the days left equal
+        # their rows.
+        self.assertEqual(current_rows(self.workspace), self.rollups)
+        cutoff_day = str(Purge.for_workspace(self.workspace).cutoff.date())
+        self.assertEqual([d for d in differences(self.workspace) if d[0][2] >= cutoff_day], [])
         runs = TraceRollup.objects.filter(workspace=self.workspace, source="runs")
-        self.assertEqual(list(runs.values_list("n", flat=True)), [1])
-        self.assertFalse(TraceRollup.objects.filter(n=0).exists())
+        self.assertEqual(sum(runs.values_list("n", flat=True)), 4)
         self.assertEqual(differences(self.forever), [])
         # A workspace without retention keeps everything.
         self.assertEqual(Run.objects.filter(workspace=self.forever).count(), 1)
@@ -113,7 +130,7 @@ class PurgeTests(TestCase):
     def test_it_deletes_what_is_older_than_the_retention_and_keeps_roll_ups_right(self):
         output = self.purge()
         self.assert_only_recent_data_is_left()
-        self.assertIn(f"{self.workspace.slug}: data older than", output)
+        self.assertIn(f"{self.workspace.slug}: data before", output)
         self.assertRegex(output, r"runs\s+3\n")
         self.assertRegex(output, r"tasks\s+6\n")
         self.assertRegex(output, r"conversations\s+1\n")
@@ -151,7 +168,7 @@ class PurgeTests(TestCase):
         self.assertIn("run purge again", str(caught.exception))
         self.assertEqual(Run.objects.filter(workspace=self.workspace).count(), 4)
         self.assertFalse(ModelCall.objects.filter(run__run_id__startswith="old").exists())
-        self.assertEqual(differences(self.workspace), [])
+        self.assertEqual(current_rows(self.workspace), self.rollups)
         self.purge()
         self.assert_only_recent_data_is_left()
 

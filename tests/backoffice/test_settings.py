@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase
 
-from backoffice.settings import database_from_url, envbool, envint
+from backoffice.settings import database_from_url, envbool, envint, replicas_from_urls
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +56,22 @@ class SettingsParsingTest(SimpleTestCase):
             with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_URL"):
                 database_from_url(url)
 
+    def test_replica_urls_become_standby_aliases_of_the_primary(self):
+        primary = database_from_url("postgres://u@db.internal/bo")
+        replicas = replicas_from_urls(["postgres://u@standby-1/bo", "postgres://u@standby-2/bo"], primary)
+        self.assertEqual(list(replicas), ["replica_1", "replica_2"])
+        self.assertEqual(replicas["replica_2"]["HOST"], "standby-2")
+        self.assertEqual(replicas["replica_1"]["TEST"], {"MIRROR": "default"})
+        self.assertEqual(replicas_from_urls([], primary), {})
+
+    def test_a_replica_must_be_a_postgresql_standby_of_a_postgresql_primary(self):
+        postgres, sqlite = database_from_url("postgres://u@db/bo"), database_from_url("sqlite:///x.sqlite3")
+        for url, primary in [("sqlite:///y.sqlite3", postgres), ("postgres://u@standby/bo", sqlite)]:
+            with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_REPLICA_URLS"):
+                replicas_from_urls([url], primary)
+        with self.assertRaisesMessage(ImproperlyConfigured, "DATABASE_REPLICA_URLS"):
+            replicas_from_urls(["mysql://standby/bo"], postgres)
+
 
 # The variables a deployment sets; each test of an entry point says its own, and reads no .env.
 DEPLOYMENT_VARIABLES = (
@@ -63,6 +79,7 @@ DEPLOYMENT_VARIABLES = (
     "SECRET_KEY",
     "SECURE_SSL",
     "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
     "METRICS_TOKEN",
     "METRICS_PUBLIC",
 )

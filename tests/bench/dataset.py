@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from backoffice.models import Membership, Role, Workspace
 from metrics.models import TrackedEvent, TrackedEventRollup
+from metrics.rollups import spend
 from metrics.rollups import tracked_events as rollups
 from traces.models import Agent, ChatMessage, ModelCall, Run, Session, Task
 from traces.rollups import daily as trace_rollups
@@ -215,6 +216,7 @@ class Builder:
         for workspace in made:
             trace_rollups.rebuild(workspace)
             rollups.rebuild(workspace)
+            spend.rebuild(workspace)
         if connection.vendor == "postgresql":
             # Fresh statistics and visibility maps, as autovacuum leaves insert-only tables after a
             # day of ingest: the plans measured (index-only scans included) are the plans production gets.
@@ -225,6 +227,7 @@ class Builder:
                     *(t.name for t in ORDER),
                     trace_rollups.TABLE,
                     TrackedEventRollup._meta.db_table,
+                    spend.TABLE,
                 ]:
                     cursor.execute(f"{command} {table}")
         return Facts(

@@ -8,14 +8,19 @@ from django.test import Client, override_settings
 from backoffice.models import ApiKey, Workspace
 
 from .autovacuum import Autovacuum
+from .budgets import budget_figure
 from .dashboards import dashboard_figures
 from .dataset import USER
 from .export import export_figure
 from .follow import follow_figure
 from .ingest import Server, ingest_figures, written_tables
 from .measure import NotMeasured, not_measured, page_figure
+from .monitors import monitors_figure
 from .otlp import otlp_figure
 from .otlp_logs import otlp_logs_figure
+from .run_filters import run_filter_figures
+from .scores import score_figures
+from .search import search_figures
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LIST_MS, RUN_PAGE_MS, TASKS_API_MS, DAG_MS = 100, 200, 150, 300
@@ -75,6 +80,7 @@ def read_figures(facts, repeats):
                 headers={"Authorization": f"Bearer {raw_key}"},
             )
         )
+        figures += run_filter_figures(workspace, client, {"Authorization": f"Bearer {raw_key}"}, repeats)
     finally:
         api_key.delete()
     figures.append(
@@ -128,6 +134,9 @@ def all_figures(facts, options, out):
             out.write(f"  {autovacuum.summary()} during the writes\n")
     figures += read_figures(facts, options.repeats)
     figures += dashboard_figures(facts, options.repeats)
+    figures.append(monitors_figure(facts))
+    figures.append(budget_figure(facts, options.repeats))
+    figures += search_figures(facts, options, out)
     return figures
 
 
@@ -140,6 +149,7 @@ def write_figures(facts, options, out):
             otlp_logs_figure(spans=options.spans, clients=1, client=client),
             follow_figure(events=FOLLOW_EVENTS, committed=False),
             export_figure(facts, reviews=export_size(facts), server=None),
+            *score_figures(facts, options, client=client),
         ]
     figures = []
     try:
@@ -150,6 +160,7 @@ def write_figures(facts, options, out):
             figures.append(otlp_figure(spans=options.spans, clients=options.clients, server=server))
             figures.append(otlp_logs_figure(spans=options.spans, clients=options.clients, server=server))
             figures.append(export_figure(facts, reviews=export_size(facts), server=server))
+            figures += score_figures(facts, options, server=server)
         figures.append(follow_figure(events=FOLLOW_EVENTS, committed=True))
     except NotMeasured as exc:
         figures.append(not_measured("Ingest through gunicorn", "≥ 5,000 events/s", str(exc)))

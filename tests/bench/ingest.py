@@ -16,14 +16,14 @@ from django.utils import timezone
 
 from backoffice.models import ApiKey, Workspace
 from metrics.models import TrackedEvent
-from traces.models import Agent, ChatMessage, Event, ModelCall, Run, Session, Task
+from traces.models import Agent, CallShape, ChatMessage, Event, ModelCall, Run, SearchDocument, Session, Task
 
 from .events import EventStream
 from .measure import Figure, NotMeasured, not_measured
 from .tables import max_id, min_id, reset_sequences
 
 # Child tables first: the order rows are deleted in, reversed for COPY.
-WRITTEN = [TrackedEvent, ChatMessage, ModelCall, Event, Task, Run, Session, Agent]
+WRITTEN = [SearchDocument, TrackedEvent, ChatMessage, ModelCall, Event, Task, Run, Session, Agent]
 ROOT = Path(__file__).resolve().parents[2]
 INGEST = "/api/v1/ingest"
 
@@ -225,6 +225,12 @@ def drop_workspaces(workspaces):
     ids = [w.pk for w in workspaces]
     marks = ", ".join(["%s"] * len(ids))
     with transaction.atomic(), connection.cursor() as cursor:
+        # Call shapes hang off their run alone, with no workspace column of their own.
+        cursor.execute(
+            f"DELETE FROM {CallShape._meta.db_table} WHERE run_id IN "  # noqa: S608
+            f"(SELECT id FROM {Run._meta.db_table} WHERE workspace_id IN ({marks}))",
+            ids,
+        )
         for model in WRITTEN:
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE workspace_id IN ({marks})", ids)  # noqa: S608
         Workspace.objects.filter(pk__in=ids).delete()

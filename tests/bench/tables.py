@@ -17,6 +17,8 @@ def default_for(field):
         return json.dumps(value) if isinstance(field, models.JSONField) else value
     if field.null:
         return None
+    if field.blank and field.empty_strings_allowed:
+        return ""  # what the model stores for a text field left empty
     raise ValueError(
         f"{field.model._meta.db_table}.{field.column} has no default: teach tests/bench/dataset.py to fill it"
     )

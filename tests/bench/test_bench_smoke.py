@@ -7,6 +7,7 @@ from django.test import TestCase
 from backoffice.models import Workspace
 from tests.bench.__main__ import parse, run
 from tests.bench.dataset import FULL
+from tests.bench.scores import CARD_NAME, SCORE_NAME
 from traces.rollups.daily import differences
 
 SMOKE = [
@@ -50,6 +51,15 @@ class BenchSmokeTest(TestCase):
         self.assertIn("Ingest", measured)
         self.assertIn("GET /api/v1/runs/…/tasks?limit=1000", measured)
         self.assertIn("ms", measured["GET /api/v1/runs/…/tasks?limit=1000"].measured)
+
+    def test_it_scores_runs_through_the_api_and_reads_a_scores_card(self):
+        measured = {f.name: f for f in self.figures if f.ok is not None}
+        self.assertIn("scores/s", measured[SCORE_NAME].measured)
+        self.assertIn("ms", measured[CARD_NAME].measured)
+
+    def test_it_times_the_budget_check(self):
+        (check,) = [f for f in self.figures if f.name.startswith("GET /api/v1/budgets/check")]
+        self.assertIn("ms", check.measured)
 
     def test_a_second_run_reuses_the_data_set(self):
         out = io.StringIO()

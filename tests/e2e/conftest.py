@@ -1,9 +1,12 @@
 """Real headless Chromium (the Debian package) driven by Playwright against Django's live server."""
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_finished, request_started
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,13 +33,51 @@ def browser():
         browser.close()
 
 
+class RequestsInFlight:
+    """Counts the live server's unfinished requests.
+
+    Closing the browser does not stop a request the server is still answering (a chart a reload
+    asked for, a live poll). On SQLite the server thread shares the test's connection, so the flush
+    after the test would meet that request's open statement ("database table is locked") and leave
+    the rows for the next test. The page fixture waits for the count to reach zero first.
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+        request_started.connect(self.started, weak=False)
+        request_finished.connect(self.finished, weak=False)
+
+    def started(self, **kwargs):
+        with self.changed:
+            self.count += 1
+
+    def finished(self, **kwargs):
+        with self.changed:
+            self.count = max(0, self.count - 1)
+            self.changed.notify_all()
+
+    def wait_until_idle(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self.count and time.monotonic() < deadline:
+                self.changed.wait(deadline - time.monotonic())
+
+
+@pytest.fixture(scope="session")
+def requests_in_flight():
+    return RequestsInFlight()
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, requests_in_flight, transactional_db, live_server):
+    # Asking for the database here makes its flush run after this fixture's teardown.
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    requests_in_flight.wait_until_idle()
 
 
 @pytest.fixture

@@ -60,9 +60,9 @@ def test_an_operator_drills_down_from_conversations_to_a_task(
     page.click("[data-fold]")
     assert not page.is_visible("text=search_docs")
     page.click("[data-fold]")
-    page.click("text=draft_answer")
-    page.wait_for_selector("text=Model calls")
-    assert "gpt-4o-mini" in page.inner_text("main")
+    page.click("[data-workspace-tree] >> text=draft_answer")
+    page.wait_for_selector("#task-page >> text=gpt-4o-mini")
+    assert "first token 210 ms" in page.inner_text("#task-page")
     screenshot("drilldown-6-task")
 
     page.click("nav.nav >> text=Model calls")

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from backoffice.models import Role
 from tests.factories import make_member, make_model_call, make_run, make_task, make_workspace
@@ -110,3 +111,26 @@ def test_a_viewer_reads_the_dashboard_without_edit_controls(transactional_db, li
     page.wait_for_selector("[data-chart] .main-svg")
     page.wait_for_load_state("networkidle")
     settle_and_take(page, screenshot, "metrics-dashboard-viewer")
+
+
+def test_charts_follow_the_theme_without_a_reload(transactional_db, live_server, page, screenshot):
+    workspace = make_workspace(slug="acme", name="Acme")
+    viewer = make_member(workspace, Role.VIEWER, username="ada")
+    seed(workspace)
+    light_muted, dark_muted = "rgb(95, 107, 122)", "rgb(155, 165, 179)"  # --muted in each theme
+
+    log_in(page, live_server, viewer.username)
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{live_server.url}/w/acme/metrics/?range=30d")
+    tick = page.locator("[data-chart] .ytick text").first
+    expect(tick).to_have_css("fill", light_muted)
+
+    page.emulate_media(color_scheme="dark")  # the system's setting changes
+    expect(tick).to_have_css("fill", dark_muted)
+    grid = page.locator("[data-chart] .ygrid").first
+    expect(grid).to_have_css("stroke", "rgb(31, 37, 46)")  # --surface-2, dark
+    page.wait_for_load_state("networkidle")
+    settle_and_take(page, screenshot, "metrics-dashboard-dark")
+
+    page.click("[data-theme-toggle]")  # back to light with the button
+    expect(tick).to_have_css("fill", light_muted)

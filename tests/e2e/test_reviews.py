@@ -1,3 +1,5 @@
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -101,4 +103,13 @@ def test_a_reviewer_files_from_a_bubble_resolves_with_a_correction_and_exports(
         "was_corrected": True,
     }
     screenshot("review-queue-resolved")
+
+    # And the same reviews as an evaluation set, for a spreadsheet.
+    with page.expect_download() as download:
+        page.click("[data-evaluation=csv]")
+    assert download.value.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert [(row["run_id"], row["output"], row["expected_output"]) for row in rows] == [
+        ("run-1042", WRONG, RIGHT)
+    ]
     assert errors == []

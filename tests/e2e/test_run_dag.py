@@ -1,3 +1,5 @@
+from playwright.sync_api import expect
+
 from backoffice.models import Role
 from tests import workflows
 from tests.conformance.test_conformance import replay
@@ -97,3 +99,33 @@ def test_a_langgraph_run_shows_its_graphs_nodes_and_edges(transactional_db, live
     assert page.locator("nav.segmented a[aria-current]").inner_text() == "Workflow"
     assert "3 of 3 steps reached" in page.inner_text("main")
     screenshot("run-dag-langgraph")
+
+
+def test_back_and_forward_bring_the_panel_the_task_the_url_names(transactional_db, live_server, page):
+    workspace = make_workspace(slug="acme", name="Acme")
+    user = make_member(workspace, Role.VIEWER, username="ada")
+    workflows.ingest(workspace, workflows.order_validation("order-1", items=2))
+    log_in(page, live_server, user.username)
+    heading = page.locator("#task-panel #task-page h1")
+    marked = page.locator("svg.dag a.node.selected, .tl-link.selected")
+
+    for tab, item in (("dag/?mode=expanded", "svg.dag a.node"), ("timeline/", ".tl-link")):
+        page.goto(f"{live_server.url}/w/acme/runs/order-1/{tab}")
+        page.locator(item, has_text="validate_order").click()
+        page.wait_for_url("**task=**")
+        first = page.url
+        page.locator(item, has_text="check_stock").click()
+        page.wait_for_url(lambda url, first=first: "task=" in url and url != first)
+        expect(heading).to_contain_text("check_stock")
+        page.go_back()
+        page.wait_for_url(first)
+        expect(heading).to_contain_text("validate_order")
+        expect(marked).to_have_count(1)
+        expect(marked).to_contain_text("validate_order")
+        page.go_back()
+        page.wait_for_url(f"{live_server.url}/w/acme/runs/order-1/{tab}")
+        expect(page.locator("#task-panel #task-page")).to_contain_text("Select a node or a bar")
+        expect(marked).to_have_count(0)
+        page.go_forward()
+        page.wait_for_url(first)
+        expect(heading).to_contain_text("validate_order")

@@ -1,7 +1,9 @@
 from datetime import UTC, datetime
 
 from backoffice.models import Role
+from tests.events import event
 from tests.factories import make_member, make_model_call, make_run, make_workspace
+from traces.ingest import ingest_batch
 from traces.models import ModelPrice, RedactionRule
 
 from .conftest import log_in
@@ -80,4 +82,32 @@ def test_an_admin_recomputes_costs_and_tries_redaction(transactional_db, live_se
     page.click("button:has-text('Save')")
     assert "90 days" in page.inner_text("main")
     screenshot("settings-retention")
+    assert problems == []
+
+
+def test_an_admin_sets_an_agents_capture_mode_and_its_runs_show_it(
+    transactional_db, live_server, page, screenshot
+):
+    workspace = make_workspace(slug="acme", name="Acme")
+    admin = make_member(workspace, Role.ADMIN, username="ada")
+    ingest_batch(
+        workspace,
+        [event("run.start", {"run_id": "r-secret", "agent_id": "support-bot", "input": "my card is 4111"})],
+    )
+    problems = watch_console(page)
+    log_in(page, live_server, admin.username)
+
+    page.goto(f"{live_server.url}/w/acme/settings/agents/")
+    screenshot("settings-agents")
+    page.click("a:has-text('Capture')")
+    page.select_option("select[name=mode]", "minimal")
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/settings/agents/")
+    assert "minimal" in page.inner_text("table")
+
+    page.goto(f"{live_server.url}/w/acme/runs/r-secret/")
+    assert page.inner_text("#run-header .badge.capture-minimal") == "minimal"
+    assert "4111" not in page.content()
+    page.goto(f"{live_server.url}/w/acme/settings/audit/")
+    assert "agent.capture_changed" in page.inner_text("main")
     assert problems == []

@@ -264,6 +264,7 @@ class RetentionTest(OtlpMetricsTestCase):
     def test_purge_removes_points_older_than_the_retention(self):
         self.send(export(gauge_metric("queue.depth", [number_point(0, 1.0), number_point(86400, 2.0)])))
         self.workspace.retention_days = 30
-        removed = Purge.for_workspace(self.workspace, now=BASE + timedelta(days=30, hours=12)).run()
+        # Rows go by whole UTC days: the cutoff is the midnight before now − 30 days.
+        removed = Purge.for_workspace(self.workspace, now=BASE + timedelta(days=31, hours=12)).run()
         self.assertEqual(removed["metric points"], 1)
         self.assertEqual([p.value for p in self.points("queue.depth")], [2.0])

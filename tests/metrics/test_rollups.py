@@ -271,15 +271,18 @@ class RollupTest(TestCase):
         self.assertIn("7", [series.label for series in result.series])
         self.assertEqual(result, raw_result(card, self.workspace))
 
-    def test_purge_keeps_the_roll_up_equal_to_the_events(self):
-        # The cutoff falls in the middle of a day: that day loses only its older events.
+    def test_purge_keeps_the_roll_up_of_the_days_whose_events_it_deletes(self):
+        before = stored_rollup(self.workspace)
         purge = Purge.for_workspace(self.workspace, now=NOW, batch=7)
         removed = purge.run()
         self.assertGreater(removed["business events"], 0)
-        self.assertEqual(stored_rollup(self.workspace), rollup_of_events(self.workspace))
-        self.assertFalse(TrackedEventRollup.objects.filter(events__lte=0).exists())
-        self.assertFalse(
-            TrackedEventRollup.objects.filter(workspace=self.workspace, day__lt=purge.cutoff.date()).exists()
+        # The roll-up is not decremented: the days before the cutoff keep what they had, the days
+        # after it still equal their events, and the cutoff falls between two days.
+        self.assertEqual(stored_rollup(self.workspace), before)
+        kept = purge.cutoff.date()
+        self.assertEqual(purge.cutoff, datetime.combine(kept, datetime.min.time(), tzinfo=UTC))
+        self.assertEqual(
+            [row for row in stored_rollup(self.workspace) if row[0] >= kept], rollup_of_events(self.workspace)
         )
         self.assertEqual(stored_rollup(self.other), rollup_of_events(self.other))
 

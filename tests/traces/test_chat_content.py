@@ -107,6 +107,39 @@ class ChatContentPagesTest(HypothesisTestCase):
         self.assertInHTML("<li>Later</li>", html)
         self.assertIn("b1", html)  # the id, shown below the row as JSON
 
+    def test_quick_replies_audio_and_card_buttons_render_natively(self):
+        html = self.render_all({"type": "quick_replies", "quick_replies": ["Yes", "No"]})
+        self.assertIn('class="button-row quick" aria-label="Quick replies"', html)
+        html = self.render_all({"type": "audio", "url": "https://example.com/a.mp3", "name": "Voice note"})
+        self.assertIn('<audio controls preload="none" src="https://example.com/a.mp3"></audio>', html)
+        self.assertIn(">Voice note</a>", html)
+        html = self.render_all(
+            {"type": "card", "title": "Order 42", "buttons": [{"label": "Track", "id": "t"}]}
+        )
+        self.assertInHTML("<li>Track</li>", html)
+
+    def test_html_in_payloads_is_escaped_and_javascript_urls_are_refused(self):
+        for content in (
+            {"type": "card", "title": SCRIPT, "url": "javascript:alert(1)"},
+            {"type": "audio", "url": "javascript:alert(1)", "name": SCRIPT},
+            {"type": "card", "title": SCRIPT, "buttons": [SCRIPT]},
+            {"type": "quick_replies", "options": [SCRIPT]},
+        ):
+            with self.subTest(content=content):
+                html = self.render_all(content)
+                self.assertNotIn(SCRIPT, html)
+                self.assertNotIn('href="javascript:', html)
+                self.assertNotIn('src="javascript:', html)
+
+    def test_the_policy_lets_https_images_and_audio_in_and_nothing_plain_http(self):
+        header = self.client.get("/login/")["Content-Security-Policy"]
+        # Directives come in no fixed order, so compare them by name.
+        directives = dict(
+            directive.strip().split(" ", 1) for directive in header.split(";") if directive.strip()
+        )
+        self.assertEqual(directives["img-src"], "'self' data: https:")
+        self.assertEqual(directives["media-src"], "'self' https:")
+
 
 class ShownTest(TestCase):
     def test_known_shapes_render_natively(self):
@@ -117,7 +150,11 @@ class ShownTest(TestCase):
             ({"type": "buttons", "buttons": ["Yes", "No"]}, "buttons"),
             ({"type": "quick_replies", "options": [{"title": "Yes"}]}, "buttons"),
             ({"type": "card", "title": "Order 42", "url": "https://x.test/42"}, "card"),
-            ({"type": "audio", "url": "https://x.test/a.mp3"}, "file"),
+            ({"type": "audio", "url": "https://x.test/a.mp3"}, "audio"),
+            ({"type": "audio", "url": "http://x.test/a.mp3"}, "file"),
+            ({"type": "image", "url": "http://x.test/a.png"}, "file"),
+            ({"type": "file", "url": "https://x.test/a.pdf", "name": "a.pdf"}, "file"),
+            ({"type": "card", "title": "Order 42", "buttons": ["Track", {"label": "Cancel"}]}, "card"),
         ]
         for content, kind in cases:
             with self.subTest(content=content):
@@ -145,3 +182,5 @@ class ShownTest(TestCase):
         self.assertEqual(view.rest, {"width": 300, "source": "camera"})
         view = shown({"type": "buttons", "items": [{"id": "b1", "label": "Go"}]})
         self.assertEqual(view.rest, {"items": [{"id": "b1"}]})
+        view = shown({"type": "card", "title": "T", "image_url": "http://x.test/a.png"})
+        self.assertEqual((view.image, view.rest), ("", {"image_url": "http://x.test/a.png"}))

@@ -5,44 +5,21 @@ import http.client
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from tests.events import event
 from tests.factories import make_api_key, make_workspace
 from tests.otel import protobuf_body, recording_tracer, trace_id_of
+from tests.processes import database_url, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 200_000
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url(tmp_path):
-    """A URL gunicorn can open for the test database: PostgreSQL's by name, SQLite's (in memory) copied
-    to a file with what the test has written."""
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = settings["USER"] or "postgres"
-        auth = f"{user}:{settings['PASSWORD']}" if settings["PASSWORD"] else user
-        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-        return f"postgres://{auth}@{host}:{port}/{settings['NAME']}"
-    connection.ensure_connection()
-    path = tmp_path / "served.sqlite3"
-    with sqlite3.connect(path) as copy:
-        connection.connection.backup(copy)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -64,6 +64,11 @@ class LogsTest(TestCase):
             cls.workspace,
             [
                 event("run.start", {"run_id": "r-2", "agent_id": "bot", "session_id": "conv-1"}, at=20),
+                event(
+                    "message",
+                    {"session_id": "conv-1", "run_id": "r-2", "role": "user", "content": "And now?"},
+                    at=20.5,
+                ),
                 event("run.complete", {"run_id": "r-2", "output": "done"}, at=21),
             ],
         )
@@ -125,6 +130,46 @@ class LogsTest(TestCase):
             ],
         )
 
+    def test_every_filter_names_steps_rather_than_printing_their_ids(self):
+        for args, wanted in (
+            (("--errors",), "lookup error=timeout"),
+            (("--kind", "step.failed"), "lookup error=timeout"),
+            (("--tail", "5"), "lookup error=timeout"),
+        ):
+            with self.subTest(args=args):
+                lines = logs_output("--run", "r-1", *args)
+                self.assertTrue(any(wanted in line for line in lines), lines)
+                self.assertFalse(any(" s1 " in line for line in lines), lines)
+
+    def test_tail_prints_the_last_events_in_order(self):
+        lines = logs_output("--run", "r-1", "--tail", "3")
+        self.assertEqual([line.split()[3] for line in lines], ["log", "log", "run.failed"])
+        lines = logs_output("--run", "r-1", "--errors", "--tail", "2")
+        self.assertEqual([line.split()[3] for line in lines], ["log", "run.failed"])
+
+    def test_turn_prints_one_turn_of_the_conversation(self):
+        first = logs_output("--session", "conv-1", "--turn", "1")
+        self.assertEqual(first[0].split()[3], "run.start")
+        self.assertEqual(first[-1].split()[3], "run.failed")
+        self.assertTrue(all(line.startswith(self.failed_run.invocation_id) for line in first))
+        second = logs_output("--session", "conv-1", "--turn", "2")
+        other = Run.objects.get(run_id="r-2").invocation_id
+        self.assertEqual(
+            [(line.split()[0], line.split()[3]) for line in second][:2],
+            [(other, "run.start"), (other, "message")],
+        )
+        # From a run, the turn is the conversation's, shown for that run's events.
+        self.assertEqual(logs_output("--run", "r-1", "--turn", "1"), first)
+
+    def test_a_turn_past_the_last_or_without_a_conversation_is_an_error(self):
+        with self.assertRaisesMessage(CommandError, "the conversation has 2 turn(s), not 3"):
+            logs_output("--session", "conv-1", "--turn", "3")
+        ingest_batch(self.workspace, [event("run.start", {"run_id": "alone", "agent_id": "bot"})])
+        with self.assertRaisesMessage(CommandError, "is not part of a conversation"):
+            logs_output("--run", "alone", "--turn", "1")
+        with self.assertRaisesMessage(CommandError, "--tail must be 1 or more"):
+            logs_output("--run", "r-1", "--tail", "0")
+
     def test_it_pages_through_a_long_history_in_order(self):
         with mock.patch.object(logs, "PAGE", 2):
             lines = logs_output("--run", "r-1")
@@ -148,7 +193,7 @@ class LogsTest(TestCase):
 
     def test_an_interrupt_ends_following_quietly(self):
         with mock.patch.object(logs.time, "sleep", side_effect=KeyboardInterrupt):
-            self.assertEqual(len(logs_output("--run", "r-2", "--follow")), 2)
+            self.assertEqual(len(logs_output("--run", "r-2", "--follow")), 3)
 
 
 class FollowTest(TransactionTestCase):

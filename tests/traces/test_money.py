@@ -50,7 +50,7 @@ class MoneyOnPagesTest(DrilldownTestCase):
     def test_the_runs_list_shows_a_dash_for_an_unknown_cost_and_small_costs_whole(self):
         response = self.client.get(self.url("runs/"))
         self.assertContains(response, "$0.00042")
-        self.assertContains(response, '<td class="num hide-narrow">—</td>', html=True)
+        self.assertContains(response, '<td class="num hide-narrow" data-label="Cost">—</td>', html=True)
 
     def test_the_run_header_says_when_its_cost_leaves_unpriced_calls_out(self):
         response = self.client.get(self.url("runs/mixed/"))

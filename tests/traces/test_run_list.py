@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from tests.factories import make_agent, make_run
+from tests.factories import make_agent, make_run, make_score
 from tests.traces.drilldown import HX, DrilldownTestCase, hx
 from traces.models import Review
 
@@ -101,8 +101,25 @@ class RunListQueriesTest(DrilldownTestCase):
                     Review.objects.create(
                         workspace=self.workspace, run=run, rating="bad", comment="Not helpful."
                     )
-            with self.assertNumQueries(5):
+                    make_score(run, name="helpfulness", value=i % 5)
+            # session, user, memberships, agents, the count of matches, the page, the page's scores
+            with self.assertNumQueries(7):
                 self.client.get(self.url("runs/"))
+            # No run matches these: there are no scores to read.
+            with self.assertNumQueries(6):
+                self.client.get(self.url("runs/?sort=-cost&tag=a&meta=k%3Dv&model=m&failed_step=s&period=7d"))
+            # Without the Scores column, no scores are read.
+            with self.assertNumQueries(6):
+                self.client.get(self.url("runs/?col=status&col=cost"))
+
+    def test_the_scores_column_shows_each_score_of_the_run(self):
+        self.as_("viewer")
+        run = make_run(self.workspace)
+        make_score(run, name="tone", data_type="categorical", value=0, string_value="ok")
+        make_score(run, name="helpfulness", value=4)
+        make_score(run, name="helpfulness", value=5)
+        response = self.client.get(self.url("runs/"))
+        self.assertContains(response, "helpfulness 4/5 · tone ok")
 
     def test_pages_follow_each_other_without_gaps(self):
         self.as_("viewer")
@@ -129,3 +146,24 @@ class RunRowsEscapeTest(DrilldownTestCase):
         self.assertIn("Bot &lt;i&gt;ß&lt;/i&gt;", body)
         self.assertIn("w &lt;b&gt;&amp;&lt;/b&gt; 漢</a>", body)
         self.assertNotIn("<b>", body)
+
+
+class RunRowsLongIdTest(DrilldownTestCase):
+    def test_a_long_id_is_shortened_in_the_middle_whole_on_hover_and_copyable(self):
+        long_id = "lc-run-" + "0123456789abcdef" * 4 + "-retry-3<"
+        make_run(self.workspace, run_id=long_id)
+        self.as_("viewer")
+        response = self.client.get(self.url("runs/"))
+        escaped = long_id.replace("<", "&lt;")
+        self.assertContains(
+            response,
+            f'<span class="mid-id" title="{escaped}"><span class="mid-head">{escaped[:-11]}</span>'
+            f'<span class="mid-tail">{escaped[-11:]}</span></span>',
+            html=True,
+        )
+        self.assertContains(response, f'data-copy="{escaped}"')
+
+    def test_a_short_id_is_shown_as_it_is(self):
+        make_run(self.workspace, run_id="run-7")
+        self.as_("viewer")
+        self.assertContains(self.client.get(self.url("runs/")), ">run-7</a>")

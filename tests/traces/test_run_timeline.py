@@ -70,7 +70,7 @@ class RunTimelineTest(TestCase):
     def test_failed_tasks_say_so_in_words_too(self):
         response = self.client.get(timeline_url(self.workspace, self.doc))
         self.assertContains(response, 'class="tl-link s-failed"')
-        self.assertContains(response, '<span class="tl-status">failed</span>')
+        self.assertContains(response, '<span class="tl-status">Failed</span>')
 
     def test_long_runs_come_in_pages_with_more_on_demand(self):
         run = make_run(self.workspace)
@@ -127,3 +127,9 @@ class TicksTest(TestCase):
         self.assertEqual([label for _, label, _ in marks], ["0", "2 s", "4 s", "6 s"])
         self.assertEqual(marks[0][2], "start")
         self.assertEqual(timeline.ticks(900)[1][1], "200 ms")
+
+    def test_ticks_follow_the_clock_past_a_minute(self):
+        hundred_minutes = 100 * 60_000
+        labels = [label for _, label, _ in timeline.ticks(hundred_minutes)]
+        self.assertEqual(labels, ["0", "30 m", "1 h", "1 h 30 m"])
+        self.assertEqual([label for _, label, _ in timeline.ticks(100_000)], ["0", "30 s", "1 m", "1 m 30 s"])

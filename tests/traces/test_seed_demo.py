@@ -12,6 +12,7 @@ from metrics.models import TrackedEvent
 from tests.factories import make_run, make_workspace
 from traces import demo
 from traces.ingest.schemas import EVENT_TYPES
+from traces.live import live_context
 from traces.models import (
     Agent,
     ChatMessage,
@@ -261,6 +262,14 @@ class SeedDemoTest(TestCase):
         last_day = datetime.fromisoformat(ANCHOR) - timedelta(hours=24)
         self.assertTrue(self.runs.filter(status="failed", started_at__gte=last_day).exists())
         self.assertTrue(Session.objects.filter(workspace=self.workspace, has_error=True).exists())
+
+    def test_its_hanging_runs_date_from_their_last_event_so_their_pages_stop_polling(self):
+        for run in self.runs.filter(status="running"):
+            last = Event.objects.filter(run=run).latest("timestamp").timestamp
+            self.assertEqual(run.updated_at, last)
+            self.assertLessEqual(run.updated_at, datetime.fromisoformat(ANCHOR))
+        changed = self.runs.filter(status="running").values_list("updated_at", flat=True)
+        self.assertFalse(live_context(changed)["live"])
 
     def test_it_holds_multi_turn_conversations_with_tool_turns_and_structured_content(self):
         session = Session.objects.filter(workspace=self.workspace, run_count__gte=3).first()

@@ -72,7 +72,7 @@ class SessionDetailTest(DrilldownTestCase):
         self.assertContains(response, "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;")
         self.assertNotContains(response, "<script>alert")
         self.assertNotContains(response, "<b>hi</b>")
-        self.assertContains(response, '<ul class="button-row"><li>Refund</li><li>Human</li></ul>', html=False)
+        self.assertContains(response, 'aria-label="Buttons"><li>Refund</li><li>Human</li></ul>', html=False)
         self.assertContains(response, "&lt;img src=x onerror=alert(1)&gt;")
         self.assertContains(response, '<img src="https://example.com/a.png" alt="A"')
         self.assertContains(response, 'class="bubble system"')

@@ -17,7 +17,7 @@ class TaskDetailTest(DrilldownTestCase):
         self.assertContains(response, '<span class="j-key">"messages"</span>')
         self.assertContains(response, "gpt-4o-mini")
         self.assertContains(response, "first token 210 ms")
-        self.assertContains(response, f'href="/w/acme/runs/{self.run_id}/tasks/{self.run_id}-plan/"')
+        self.assertContains(response, f'href="/w/acme/runs/{self.run_id}/tasks/?task={self.run_id}-plan"')
         parent = self.client.get(self.url(f"runs/{self.run_id}/tasks/{self.run_id}-plan/"))
         self.assertContains(parent, "search_docs")
         self.assertContains(parent, "crm.lookup")
@@ -31,14 +31,15 @@ class TaskDetailTest(DrilldownTestCase):
 
     def test_large_values_are_cut_with_a_show_all_that_returns_the_whole_value(self):
         run = make_run(self.workspace, run_id="big-io")
-        make_task(run, step_id="s1", output={"text": "<i>" + "w" * 3000 + "</i>"})
+        make_task(run, step_id="s1", output={"text": "<i>" + "w" * 6000 + "</i>"})
         self.as_("viewer")
         response = self.client.get(self.url("runs/big-io/tasks/s1/"))
-        self.assertNotContains(response, "w" * 3000)
+        # The tree and the raw JSON are both cut.
+        self.assertNotContains(response, "w" * 5000)
         self.assertContains(response, 'hx-target="#json-output"')
         full = self.client.get(self.url("runs/big-io/tasks/s1/?full=output"), headers=hx("json-output"))
         self.assert_fragment(full)
-        self.assertContains(full, "&lt;i&gt;" + "w" * 3000 + "&lt;/i&gt;")
+        self.assertContains(full, "&lt;i&gt;" + "w" * 6000 + "&lt;/i&gt;")
         self.assertNotContains(full, "<i>")
 
     def test_a_running_task_refreshes_itself(self):
@@ -71,9 +72,9 @@ class TaskDetailQueriesTest(DrilldownTestCase):
             for _ in range(size):
                 make_task(run, parent=task)
                 make_model_call(run, task=task, request={"m": "x"}, response={"r": "y"})
-            with self.assertNumQueries(7):
+            with self.assertNumQueries(8):
                 self.client.get(self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"))
-            with self.assertNumQueries(7):
+            with self.assertNumQueries(8):
                 self.client.get(
                     self.url(f"runs/{run.run_id}/tasks/{task.step_id}/"), headers=HX | hx("task-page")
                 )

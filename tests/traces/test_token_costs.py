@@ -4,6 +4,7 @@ call's time; unknown (NULL) when nothing prices it, and totals that add up the k
 import importlib
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import genai_prices
 from django.apps import apps
@@ -11,8 +12,9 @@ from django.test import TestCase
 
 from backoffice import cost_recompute
 from tests.events import BASE, event
-from tests.factories import make_workspace
+from tests.factories import make_agent, make_workspace
 from tests.traces.test_ingest_api import IngestTestCase
+from traces import ingest
 from traces.ingest.pricing import PriceBook
 from traces.models import ModelCall, ModelPrice, RedactionRule, Run, Session, Task, TraceRollup
 from traces.rollups.daily import differences
@@ -228,3 +230,43 @@ class RedactedWorkspaceTest(IngestTestCase):
         self.assertEqual(
             (call.input_cost, call.output_cost, call.cost), (Decimal("0.25"), Decimal("0.5"), Decimal("0.75"))
         )
+
+
+class PricedBeforeTheLockTest(IngestTestCase):
+    """genai-prices reads no row, so a batch asks it before the workspace lock: batches of a workspace
+    wait for each other there, not for the price package."""
+
+    def test_the_package_is_asked_before_the_lock_and_not_again_under_it(self):
+        happened = []
+        calc_price, lock_workspace = genai_prices.calc_price, ingest.lock_workspace
+
+        def price(*args, **kwargs):
+            happened.append("price")
+            return calc_price(*args, **kwargs)
+
+        def lock(workspace):
+            happened.append("lock")
+            return lock_workspace(workspace)
+
+        with (
+            mock.patch.object(genai_prices, "calc_price", price),
+            mock.patch.object(ingest, "lock_workspace", lock),
+        ):
+            self.send([llm_call(call_id=f"c{n}", prompt_tokens=100 + n) for n in range(3)])
+        self.assertEqual(happened, ["price", "price", "price", "lock"])
+        expected, _ = package_price("gpt-4o-mini", input_tokens=102)
+        self.assertEqual(ModelCall.objects.get(call_id="c2").input_cost, expected)
+
+    def test_a_call_whose_usage_the_payload_mode_cuts_is_priced_on_what_is_stored(self):
+        # The usage inside the response is cut with it: priced ahead on it, the call is priced again.
+        make_agent(self.workspace, agent_id="min", mode="minimal")
+        response = {"usage": {"prompt_tokens": 1000, "completion_tokens": 500}}
+        self.send(
+            [
+                event("run.start", {"run_id": "r1", "agent_id": "min"}),
+                llm_call(call_id="c", response=response),
+            ]
+        )
+        call = ModelCall.objects.get(call_id="c")
+        self.assertEqual((call.prompt_tokens, call.completion_tokens), (0, 0))
+        self.assertEqual(call.cost, Decimal(0))

@@ -1,3 +1,5 @@
+import html
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -129,3 +131,74 @@ class WorkflowDagViewTest(TestCase):
             with self.assertNumQueries(8):
                 response = self.client.get(workflow_url(self.workspace, workflow))
             self.assertContains(response, f"{size} runs from")
+
+
+LIST_COUNT = re.compile(r'<p class="list-count"[^>]*>([\d,]+) runs?')
+
+
+class WorkflowDrillThroughTest(TestCase):
+    """Every node and edge of a workflow across runs links to a Runs list of exactly the runs it counts."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.workspace = make_workspace()
+        cls.cast = make_cast(cls.workspace)
+        with mock.patch.object(events, "BASE", timezone.now() - timedelta(minutes=50)):
+            for i, approve in enumerate([True, True, False]):
+                workflows.ingest(
+                    cls.workspace, workflows.order_validation(f"order-{i}", approve=approve, start=i)
+                )
+        for i in range(1, 9):
+            fail = "summarize" if i % 4 == 0 else None
+            make_pipeline_run(cls.workspace, durations=[10, 20] if fail else [10, 20, 30], fail=fail)
+
+    def setUp(self):
+        self.client.force_login(self.cast["viewer"])
+
+    def listed(self, url):
+        response = self.client.get(html.unescape(url))
+        self.assertEqual(response.status_code, 200, url)
+        return int(LIST_COUNT.search(response.text)[1].replace(",", ""))
+
+    def links(self, workflow, kind):
+        text = self.client.get(workflow_url(self.workspace, workflow)).text
+        found = re.findall(rf'<a href="([^"]+)" data-{kind}>([\d,]+)</a>', text)
+        self.assertTrue(found, (workflow, kind))
+        return text, found
+
+    def test_each_node_links_to_the_runs_that_reached_it_and_that_failed_there(self):
+        for workflow in ("pipeline", "order_validation"):
+            text, reached = self.links(workflow, "reached")
+            for url, shown in reached:
+                self.assertEqual(self.listed(url), int(shown), url)
+            self.assertIn("runs/?workflow=", text.split('class="nodes"')[1])  # the drawing's nodes too
+        _, failed = self.links("pipeline", "failed")
+        self.assertEqual([(self.listed(url), int(shown)) for url, shown in failed], [(2, 2)])
+
+    def test_each_edge_links_to_the_runs_that_took_it(self):
+        for workflow, expected in (("pipeline", {8, 6}), ("order_validation", None)):
+            _, moves = self.links(workflow, "edge")
+            for url, shown in moves:
+                self.assertEqual(self.listed(url), int(shown), url)
+            if expected:
+                self.assertEqual({int(shown) for _, shown in moves}, expected)
+
+    def test_a_node_labelled_by_its_step_id_links_to_exactly_its_runs(self):
+        # An engine that names no task: each node is its step id. A named task with that same text
+        # is the same node, and a step id shared by a named task is not.
+        for i in range(3):
+            run = make_run(self.workspace, workflow="unnamed", started_at=timezone.now() - timedelta(hours=1))
+            make_task(run, step_id="fetch", name="")
+            make_task(run, step_id="parse", name="", status="failed" if i == 0 else "ok")
+        named = make_run(self.workspace, workflow="unnamed", started_at=timezone.now() - timedelta(hours=1))
+        make_task(named, step_id="s-1", name="fetch")
+        make_task(named, step_id="parse", name="tidy")
+        text, reached = self.links("unnamed", "reached")
+        counts = {url.split("step=")[1]: (self.listed(url), int(shown)) for url, shown in reached}
+        self.assertEqual(counts, {"fetch": (4, 4), "parse": (3, 3), "tidy": (1, 1)})
+        _, failed = self.links("unnamed", "failed")
+        self.assertEqual([(self.listed(url), int(shown)) for url, shown in failed], [(1, 1)])
+
+    def test_an_edge_filter_needs_both_ends(self):
+        response = self.client.get(f"/w/{self.workspace.slug}/runs/?edge_from=extract")
+        self.assertContains(response, "Name both ends of the edge", status_code=400)

@@ -9,8 +9,9 @@ is capped at the latest MAX_RUNS runs.
 
 from collections import defaultdict
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Case, CharField, Count, F, Max, Min, Q, When, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 from traces.models import Run, Task
@@ -24,6 +25,12 @@ WARN_BELOW = 0.1  # a failure rate under this shows amber, at or above it red
 def task_label():
     """A task's node name: its name, or its step id when it has none (as Step.label)."""
     return Case(When(name="", then=F("step_id")), default=F("name"), output_field=CharField())
+
+
+def labelled(label):
+    """The tasks whose node name is `label` (task_label's rule), for the Runs list's step filters: an
+    OR that the indexes on name and on (run, step id) answer, where the CASE would read every task."""
+    return Q(name=label) | Q(name="", step_id=label)
 
 
 def runs_in_period(workspace, workflow, start, end):
@@ -74,7 +81,8 @@ def duration_percentiles(scope):
     return dict(result)
 
 
-EDGES_SQL = """
+# The moves of the runs in scope: (run, kind, source label, target label), "flow" or "succession".
+MOVES_SQL = """
 WITH RECURSIVE
 scope AS (
     SELECT id, run_id, parent_id, sequence, type,
@@ -111,17 +119,32 @@ moves AS (
     FROM siblings c JOIN scope before ON before.id = c.before_id
     WHERE c.parent_type IS NULL OR c.parent_type NOT IN (%s, %s)
 )
-SELECT kind, source, target, COUNT(DISTINCT run_id) FROM moves GROUP BY kind, source, target
 """
+# Fixed SQL: the values of a move travel as parameters.
+EDGES_SQL = MOVES_SQL + "SELECT kind, source, target, COUNT(DISTINCT run_id) FROM moves GROUP BY 1, 2, 3"  # noqa: S608
+TAKING_SQL = MOVES_SQL + "SELECT run_id FROM moves WHERE kind = %s AND source = %s AND target = %s"  # noqa: S608
+MOVE_KINDS = ("flow", "succession")
+
+
+def _moves(template, scope, *extra):
+    runs_sql, runs_params = scope.query.sql_with_params()
+    return template.format(runs=runs_sql), [*runs_params, *sorted(FAN_OUT) * 4, *extra]
+
+
+def runs_taking(scope, kind, source, target):
+    """A Q of the runs of `scope` (a values("id") queryset) that made the move (kind, source, target):
+    the runs a workflow graph's edge counts, for the Runs list's edge filter. Its SQL is the one that
+    counted them, so the list holds exactly as many."""
+    sql, params = _moves(TAKING_SQL, scope, kind, source, target)
+    return Q(pk__in=RawSQL(sql, params))  # noqa: S611 (fixed SQL; values travel as parameters)
 
 
 def edge_runs(scope):
     """{kind: {(source, target): runs that took it}} for kind "flow" and "succession"."""
-    runs_sql, runs_params = scope.query.sql_with_params()
-    fan_out = sorted(FAN_OUT)
-    sql = EDGES_SQL.format(runs=runs_sql)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*runs_params, *fan_out * 4])
+    sql, params = _moves(EDGES_SQL, scope)
+    # The runs' own database: a read replica when the request reads one (backoffice.replicas).
+    with connections[scope.db].cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     result = {"flow": {}, "succession": {}}
     for kind, source, target, runs in rows:
@@ -133,6 +156,7 @@ def stats_for(row, percentiles):
     reached = row["reached"] if row else 0
     p50, p95 = percentiles.get(row["label"], (None, None)) if row else (None, None)
     return {
+        "label": row["label"] if row else None,  # the task name its runs are counted by
         "reached": reached,
         "failed": row["failed"] if row else 0,
         "failure_rate": (row["failed"] / reached) if reached else 0,
@@ -170,7 +194,7 @@ def workflow_graph(workspace, workflow, start, end):
     else:
         for label, row in nodes.items():
             graph.nodes[label] = make_node(label, label, row["kind"], row, percentiles)
-        graph.edges = [Edge(s, t, count=n) for (s, t), n in moves["flow"].items()]
+        graph.edges = [Edge(s, t, count=n, via=("flow", s, t)) for (s, t), n in moves["flow"].items()]
     return graph, counted, counted >= MAX_RUNS
 
 
@@ -195,13 +219,14 @@ def overlay_declared(graph, definition, nodes, percentiles, moves):
         graph.nodes[key] = make_node(key, name, item.get("type") or (row and row["kind"]), row, percentiles)
         for alias in (key, name):
             aliases.setdefault(alias, key)
-    taken = defaultdict(int)
-    for kind in ("flow", "succession"):
+    taken = {}  # pair → (runs, the move counted)
+    for kind in MOVE_KINDS:
         for (a, b), runs in moves[kind].items():
             if a in aliases and b in aliases:
                 pair = (aliases[a], aliases[b])
-                taken[pair] = max(taken[pair], runs)
+                if runs > taken.get(pair, (0, None))[0]:
+                    taken[pair] = (runs, (kind, a, b))
     for item in definition_edges(definition, graph.nodes):
         pair = (item["source"], item["target"])
-        runs = taken.get(pair, 0)
-        graph.edges.append(Edge(*pair, label=item["label"], taken=bool(runs), count=runs))
+        runs, via = taken.get(pair, (0, None))
+        graph.edges.append(Edge(*pair, label=item["label"], taken=bool(runs), count=runs, via=via))

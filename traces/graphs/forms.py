@@ -1,10 +1,8 @@
-"""Query parameters of the DAG, timeline and workflow pages."""
+"""Query parameters of the DAG and workflow pages (the timeline reads the Tasks tab's)."""
 
 from datetime import timedelta
 
 from django import forms
-
-from traces.forms import TaskPageForm
 
 MODES = [("workflow", "Workflow"), ("aggregated", "Aggregated"), ("expanded", "Expanded")]
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -12,10 +10,6 @@ PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 
 class DagForm(forms.Form):
     mode = forms.ChoiceField(choices=MODES, required=False)
-    task = forms.CharField(max_length=200, required=False)
-
-
-class TimelineForm(TaskPageForm):
     task = forms.CharField(max_length=200, required=False)
 
 

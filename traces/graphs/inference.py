@@ -67,6 +67,8 @@ class Edge:
     label: str = ""
     taken: bool = True
     count: int = 1
+    # Across runs: the move its count is of, (kind, source label, target label) of across_runs.moves.
+    via: tuple | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from html import escape
 
 from django.utils.safestring import mark_safe
 
-from traces.templatetags.drilldown import duration
+from traces.durations import duration
 
 STATUS_LABELS = {
     "ok": "OK",
@@ -180,7 +180,8 @@ def node_title(node):
 
 
 def node_text(node, kind, w, h):
-    """The marker and the lines of text, placed to stay inside the node's outline."""
+    """The marker and the lines of text, placed to stay inside the node's outline; and those lines as
+    shown (clipped), which a link's accessible name must start with."""
     lines = node_lines(node)
     status = node.status if node.reached else None
     inner_w, inner_h = (w - STACK, h - STACK) if kind == "stack" else (w, h)
@@ -193,16 +194,17 @@ def node_text(node, kind, w, h):
         parts = [marker(status, 18, name_y - 4)]
         x, anchor = 34, ""
     rows = [(node.name, "name", NAME_SIZE, name_y)]
+    shown = []
     rows += [(line, "meta", META_SIZE, name_y + 16 + i * 15) for i, line in enumerate(lines)]
     for text, css, size, y in rows:
         room = (w - 2 * inset_at(kind, w, h, y, size) - 14) if anchor else (inner_w - x - 14)
         bold = css == "name"
         if not bold and anchor and text_width(text, size) > room and " · " in text:
             text = text.split(" · ", 1)[1]  # the shape already says condition or switch
-        parts.append(
-            f'<text class="{css}" x="{x:g}" y="{y:g}"{anchor}>{escape(clip(text, room, size, bold))}</text>'
-        )
-    return "".join(parts)
+        shown.append(clip(text, room, size, bold))
+        # The trailing space (not drawn) keeps the lines apart in the text that assistive tools read.
+        parts.append(f'<text class="{css}" x="{x:g}" y="{y:g}"{anchor}>{escape(shown[-1])} </text>')
+    return "".join(parts), " ".join(shown)
 
 
 def render_node(node, box, link, selected):
@@ -212,9 +214,11 @@ def render_node(node, box, link, selected):
     if selected:
         classes.append("selected")
     title = escape(node_title(node))
-    parts = [f"<title>{title}</title>", shape(node.type, w, h), node_text(node, kind, w, h)]
+    text, shown = node_text(node, kind, w, h)
+    parts = [f"<title>{title}</title>", shape(node.type, w, h), text]
     if node.visits > 1:
         label = f"×{node.visits:,}"
+        shown += f" {label}"
         pill = len(label) * 6.5 + 10
         parts.append(
             f'<g class="visits" transform="translate({w - pill / 2 - 2:g} -2)">'
@@ -224,10 +228,17 @@ def render_node(node, box, link, selected):
     body = "".join(parts)
     transform = f'transform="translate({box.x:g} {box.y:g})"'
     if link:
+        # Speech users say what they see: the name starts with the node's visible text, then the rest.
+        label = escape(f"{shown}; {node_title(node)}")
+        if "push" not in link:  # a page of its own (the runs behind a node across runs), not the panel
+            return (
+                f'<a class="{" ".join(classes)}" {transform} data-node="{escape(node.key)}" '
+                f'href="{escape(link["href"])}" aria-label="{label}">{body}</a>'
+            )
         return (
             f'<a class="{" ".join(classes)}" {transform} data-node="{escape(node.key)}" '
             f'href="{escape(link["href"])}" hx-get="{escape(link["href"])}" hx-target="#task-page" '
-            f'hx-swap="outerHTML" hx-push-url="{escape(link["push"])}" aria-label="{title}">{body}</a>'
+            f'hx-swap="outerHTML" hx-push-url="{escape(link["push"])}" aria-label="{label}">{body}</a>'
         )
     return f'<g class="{" ".join(classes)}" {transform} data-node="{escape(node.key)}">{body}</g>'
 
@@ -257,6 +268,7 @@ def midpoint(route):
 
 
 def render_edge(edge, route, names, unit):
+    """The edge's path, and its label ("" for none), which `render` draws over the nodes."""
     kind = "back" if route.back else ("taken" if edge.taken else "untaken")
     width = 1.5 if not edge.taken else min(1.75 + 0.6 * max(edge.count - 1, 0) ** 0.5, 5)
     title = f"{names[edge.source]} → {names[edge.target]}"
@@ -266,17 +278,16 @@ def render_edge(edge, route, names, unit):
         title += f": taken {edge.count:,} {unit}{'s' if edge.count != 1 else ''}"
     else:
         title += ": not taken"
-    parts = [
+    path = (
         f'<path class="edge {kind}" d="{path_data(route)}" stroke-width="{width:.2f}" '
         f'marker-end="url(#dag-arrow-{kind})"><title>{escape(title)}</title></path>'
-    ]
+    )
     words = [w for w in (edge.label, f"×{edge.count:,}" if edge.count > 1 else "") if w]
-    if words:
-        x, y = midpoint(route)
-        parts.append(
-            f'<text class="edge-label {kind}" x="{x + 6:g}" y="{y + 4:g}">{escape(" ".join(words))}</text>'
-        )
-    return "".join(parts)
+    if not words:
+        return path, ""
+    x, y = midpoint(route)
+    label = f'<text class="edge-label {kind}" x="{x + 6:g}" y="{y + 4:g}">{escape(" ".join(words))}</text>'
+    return path, label
 
 
 ARROWS = "".join(
@@ -288,7 +299,8 @@ ARROWS = "".join(
 
 
 def render(graph, placed, *, link=None, selected=None, label="Workflow graph"):
-    """The graph as one <svg>. `link(node)` gives {"href", "push"} for a clickable node, or None."""
+    """The graph as one <svg>. `link(node)` gives {"href", "push"} for a node that opens the side
+    panel, {"href"} for one that opens another page, or None."""
     names = {key: node.name for key, node in graph.nodes.items()}
     edges = {(e.source, e.target): e for e in graph.edges}
     out = [
@@ -300,10 +312,14 @@ def render(graph, placed, *, link=None, selected=None, label="Workflow graph"):
     # Edges not taken first, so the path the run took is drawn over them.
     routes = sorted(placed.routes, key=lambda r: edges[(r.source, r.target)].taken)
     unit = "run" if graph.across_runs else "time"
-    out.extend(render_edge(edges[(r.source, r.target)], r, names, unit) for r in routes)
+    drawn = [render_edge(edges[(r.source, r.target)], r, names, unit) for r in routes]
+    out.extend(path for path, _ in drawn)
     out.append('</g><g class="nodes">')
     for key, node in graph.nodes.items():
         out.append(render_node(node, placed.boxes[key], link(node) if link else None, key == selected))
+    # Edge labels last, so that no node is drawn over one.
+    out.append('</g><g class="edge-labels">')
+    out.extend(label for _, label in drawn)
     out.append("</g></svg>")
     return mark_safe("".join(out))  # noqa: S308 - every text above went through escape()
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from traces.durations import duration
 from traces.models import ModelCall, Task
 from traces.task_tree import TreeRow
-from traces.templatetags.drilldown import duration
 
 MIN_BAR_PERCENT = 0.25  # a task of a few microseconds still shows as a sliver
 
@@ -59,9 +59,12 @@ class Bar:
         return round(self.left + self.width, 3)
 
     @property
-    def label_after(self):
-        """The duration fits to the right of the bar; else it goes on its left."""
-        return self.left + self.width < 82
+    def label_place(self):
+        """Where the duration is written: right of the bar, else left of it, else (a bar spanning the
+        axis) inside it, where it never runs into the task's label or status."""
+        if self.left + self.width < 82:
+            return "after"
+        return "before" if self.left > 18 else "inside"
 
 
 def axis(run):
@@ -117,12 +120,24 @@ def bar(row, axis, calls):
     )
 
 
+SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
+# Steps a clock reader finds round: decimal below a second, then the clock's own divisions.
+TICK_STEPS = (
+    [m * 10**e for e in range(3) for m in (1, 2, 5)]
+    + [s * SECOND for s in (1, 2, 5, 10, 15, 30)]
+    + [m * MINUTE for m in (1, 2, 5, 10, 15, 30)]
+    + [h * HOUR for h in (1, 2, 3, 6, 12)]
+    + [d * DAY for d in (1, 2, 7, 14, 30)]
+)
+
+
 def ticks(span_ms, wanted=6):
     """Round times along the axis: [(percent, label, text anchor)]."""
     raw = span_ms / wanted
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    step = next((m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw), 10 * magnitude)
-    marks, at = [], 0.0
+    step = next((s for s in TICK_STEPS if s >= raw), None)
+    if step is None:  # longer than months: whole multiples of the longest step
+        step = TICK_STEPS[-1] * math.ceil(raw / TICK_STEPS[-1])
+    marks, at = [], 0
     while at <= span_ms + 1e-9:
         where = round(at / span_ms * 100, 3)
         anchor = "start" if where < 4 else "end" if where > 94 else "middle"
@@ -132,11 +147,21 @@ def ticks(span_ms, wanted=6):
 
 
 def tick_label(ms, step):
-    """0, 250 ms, 2 s, 1.5 s, 3 m: as many decimals as the step needs."""
+    """0, 250 ms, 1.5 s, 20 s, 10 m, 1 h, 1 h 30 m, 2 d 12 h: in the unit of the step."""
     if not ms:
         return "0"
-    if step < 1000:
-        return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:g} s"
-    if ms < 60_000 or step < 60_000:
-        return f"{ms / 1000:g} s"
-    return f"{ms / 60_000:g} m"
+    if step < SECOND:
+        return f"{ms:.0f} ms" if ms < SECOND else f"{ms / SECOND:g} s"
+    if step < MINUTE:
+        return f"{ms / SECOND:g} s" if ms < MINUTE else two_units(ms, MINUTE, "m", SECOND, "s")
+    if step < HOUR:
+        return f"{ms // MINUTE} m" if ms < HOUR else two_units(ms, HOUR, "h", MINUTE, "m")
+    if step < DAY:
+        return f"{ms // HOUR} h" if ms < DAY else two_units(ms, DAY, "d", HOUR, "h")
+    return f"{ms // DAY} d"
+
+
+def two_units(ms, big, big_name, small, small_name):
+    """1 h, 1 h 30 m: the smaller unit only when it is not zero."""
+    rest = ms % big // small
+    return f"{ms // big} {big_name}" + (f" {rest} {small_name}" if rest else "")

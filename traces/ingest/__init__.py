@@ -8,10 +8,13 @@ from pydantic import ValidationError
 from traces import bulk
 from traces.locks import lock_workspace
 from traces.models import Event, RedactionRule
+from traces.search import index as search
 
+from . import custom
 from .checks import id_problem, link_problem, nesting_problem
-from .fold import Fold
+from .fold import Fold, is_task_event
 from .policy import Redactor, storable_event
+from .pricing import PackagePrices
 from .schemas import BODY_BY_TYPE, Envelope, ValidEvent
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
@@ -27,8 +30,9 @@ def first_error(exc, prefix=""):
     return path or "event", reason
 
 
-def validate(index, raw, storable=False):
-    """A ValidEvent, or the rejection of this one event."""
+def validate(index, raw, storable=False, custom_types=None):
+    """A ValidEvent, or the rejection of this one event. `custom_types`: {type: validator} of the
+    workspace's own types that the batch names (custom.catalogue)."""
     if not isinstance(raw, dict):
         return rejection(index, None, "event", "must be an object")
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
@@ -37,12 +41,34 @@ def validate(index, raw, storable=False):
         return rejection(index, event_id, *problem)
     if not storable:
         raw = storable_event(raw)
+    if custom.is_custom(raw.get("type")):
+        return validate_custom(index, event_id, raw, custom_types or {})
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
         return rejection(index, event_id, *first_error(exc))
     try:
         body = BODY_BY_TYPE[envelope.type].model_validate(envelope.body)
+    except ValidationError as exc:
+        return rejection(index, event_id, *first_error(exc, ("body",)))
+    return ValidEvent(index, envelope, body)
+
+
+def validate_custom(index, event_id, raw, custom_types):
+    """A custom event: its envelope, then its body against the schema of its type."""
+    try:
+        envelope = custom.CustomEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        return rejection(index, event_id, *first_error(exc))
+    validator = custom_types.get(envelope.type)
+    if validator is None:
+        reason = f"unknown event type {envelope.type!r}: {custom.HOW_TO_DEFINE}"
+        return rejection(index, event_id, "type", reason)
+    problem = custom.body_problem(validator, envelope.body)
+    if problem:
+        return rejection(index, event_id, *problem)
+    try:
+        body = custom.CustomBody.model_validate(envelope.body)
     except ValidationError as exc:
         return rejection(index, event_id, *first_error(exc, ("body",)))
     return ValidEvent(index, envelope, body)
@@ -78,8 +104,13 @@ def ingest_batch(workspace, raw_events, *, storable=False, then=None):
     results = [None] * len(raw_events)
     candidates = []
     seen = set()
+    # One query, and only for a batch that names a custom type (a type that is no string names none).
+    named = {
+        raw.get("type") for raw in raw_events if isinstance(raw, dict) and isinstance(raw.get("type"), str)
+    }
+    custom_types = custom.catalogue(workspace, named)
     for index, raw in enumerate(raw_events):
-        checked = validate(index, raw, storable)
+        checked = validate(index, raw, storable, custom_types)
         if isinstance(checked, dict):
             results[index] = checked
         elif checked.id in seen:
@@ -87,18 +118,20 @@ def ingest_batch(workspace, raw_events, *, storable=False, then=None):
         else:
             seen.add(checked.id)
             candidates.append(checked)
-    texts = {}
+    texts, documents, package_prices = {}, {}, PackagePrices()
     if candidates:
         redact(workspace, candidates)
         if connection.vendor == "postgresql":
             texts = dump_payloads(candidates)
-    with transaction.atomic(), bulk.dumped(texts):
+        documents = search.words_ahead(searched_values(candidates))
+        package_prices.ahead(candidates)
+    with transaction.atomic(), bulk.dumped(texts), search.ahead(documents):
         if candidates:
             lock_workspace(workspace)
             stored = stored_event_ids(workspace, seen)
             fresh = [e for e in candidates if e.id not in stored]
             if fresh:
-                fold = Fold(workspace, fresh)
+                fold = Fold(workspace, fresh, package_prices)
                 fold.apply()
                 if then is not None:
                     then(fold)
@@ -167,6 +200,21 @@ def dump_payloads(events):
             text = text[:-1] + (", " if rest else "") + ", ".join(parts) + "}"
         texts[id(stored)] = (stored, text)
     return texts
+
+
+# Body fields whose values the fold stores in columns the search indexes (a task's name, input, output and
+# error, a model call's request and response, a chat turn's content…).
+SEARCHED_FIELDS = ("name", "input", "output", "error", "args", "result", "request", "response", "content")
+
+
+def searched_values(events):
+    for event in events:
+        if event.type == "log" and not is_task_event(event):
+            continue  # a line of the event log, which the search does not read (an OTLP log record)
+        for name in SEARCHED_FIELDS:
+            value = event.stored.get(name)
+            if isinstance(value, str | dict | list) and value:
+                yield value
 
 
 def summarize(results):

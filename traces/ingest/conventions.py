@@ -20,6 +20,8 @@ from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_ST
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 
+from traces.chat_content import ROLE_ALIASES
+
 from .checks import ID_CHARS, time_problem
 from .names import OPENINFERENCE_FIRST_TOKEN_EVENT, Langfuse, OpenLLMetry
 from .usage import Usage, count, read_span_usage
@@ -140,14 +142,6 @@ NAME_CHARS = ID_CHARS  # an error type is shown as a name
 # chunk events (one per chunk: the first one).
 CHUNK_EVENTS = set(OpenLLMetry.COMPLETION_CHUNK_EVENTS)
 FIRST_TOKEN_EVENTS = {OPENINFERENCE_FIRST_TOKEN_EVENT, *CHUNK_EVENTS}
-
-ROLE_ALIASES = {
-    "human": "user",
-    "ai": "assistant",
-    "model": "assistant",
-    "developer": "system",
-    "function": "tool",
-}
 
 
 @dataclass

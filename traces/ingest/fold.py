@@ -34,6 +34,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from backoffice import audit
 from traces import bulk
 from traces.models import (
     Agent,
@@ -41,19 +42,23 @@ from traces.models import (
     ChatRole,
     Event,
     ModelCall,
+    PayloadMode,
     Run,
     RunStatus,
+    SearchKind,
     Session,
     Task,
     TaskStatus,
     TaskType,
 )
+from traces.reviews.rules import route_finished
 from traces.rollups.daily import Scope, add, subtract
 from traces.rollups.sessions import refresh_sessions
+from traces.search import index as search
 
 from . import order, policy, usage
 from .pricing import PriceBook, known_sum, priced_cost, sent_cost
-from .recut import recut
+from .recut import POLICY_FIELDS, recut
 from .same_call import SameCalls
 from .sinks import sink_for
 
@@ -104,6 +109,13 @@ IMPLIED_TYPE = {
 TASK_EVENTS = set(TASK_STATUS) | set(IMPLIED_TYPE)
 
 
+def opener_type(event):
+    """The task type an opener sets (see Fold.fold_task_event)."""
+    if event.type == "step.start":
+        return event.body.type or TaskType.FUNCTION
+    return IMPLIED_TYPE[event.type]
+
+
 def is_task_event(event):
     """Does the event fold into a task? A `log` without a step_id is only a line of the event log."""
     return event.type in TASK_EVENTS and getattr(event.body, "step_id", None) is not None
@@ -119,8 +131,6 @@ TASK_PAYLOADS = ("input", "output", "error")
 CONVERSATION_LINKS = ("session_id", "user_id")
 # The fields of a run that decide its conversation's agent and user (see settle_session_people).
 PEOPLE_FIELDS = {"started_at", "agent", "user_id", "session"}
-# The fields of an agent.upsert that decide what its events' payloads keep.
-AGENT_POLICY = ("mode", "max_input_chars", "max_output_chars")
 
 
 def legacy_stamps(agent):
@@ -128,15 +138,22 @@ def legacy_stamps(agent):
     if agent.updated_at is None:
         return {}
     at = [agent.updated_at.isoformat(), ""]
-    return {field: at for field in ("name", "description", *AGENT_POLICY)}
+    return {field: at for field in ("name", "description", *POLICY_FIELDS)}
 
 
 def cut_of(agent):
-    return tuple(getattr(agent, field) for field in AGENT_POLICY)
+    return tuple(getattr(agent, field) for field in POLICY_FIELDS)
 
 
 def derive_invocation_id(run_id):
     return hashlib.sha256(run_id.encode()).hexdigest()[:8]
+
+
+def replayed_run(metadata):
+    """The run a run.start says it replays: `replay_of` in its body or its metadata (an id, so text of at
+    most 200 characters; anything else is only metadata)."""
+    value = metadata.get("replay_of")
+    return value if isinstance(value, str) and 0 < len(value) <= 200 else ""
 
 
 def later(ts, rank, seen_ts, seen_rank):
@@ -188,13 +205,16 @@ class Dirty:
 
 
 class Fold:
-    def __init__(self, workspace, events):
+    def __init__(self, workspace, events, package_prices=None):
         self.workspace = workspace
+        self.package_prices = package_prices
         self.events = sorted(events, key=lambda e: e.sort_key)
         self.agents = {}
         self.sessions = {}
         self.runs = {}
         self.new_runs = set()
+        # Runs that completed or failed with this batch, for the review rules.
+        self.finished_runs = set()
         self.tasks = {}
         self.touched_sessions = set()
         self.new_sessions = set()
@@ -206,6 +226,10 @@ class Fold:
         self.recut_runs = {}
         # Sessions whose agent or user may change with this batch (see settle_session_people).
         self.people_sessions = set()
+        # Stored runs without an end user that an event of the batch names one for (see rollup_scope).
+        self.runs_getting_user = set()
+        # The texts of what the batch stores, for the search index; sinks add theirs.
+        self.search = search.Batch(workspace)
 
     # -- helpers ------------------------------------------------------------------------------
     # The ids an event names (run_id, session_id…) are read from its stored form, a dict the body is
@@ -238,6 +262,7 @@ class Fold:
         # A call id seen before keeps its first row: the client retried the same call.
         bulk.append(ModelCall, calls, ignore_conflicts=True)
         self.same_calls.update_stored()
+        self.index_calls(calls)
         self.insert_messages()
         self.insert_events()
         for event_type in {e.type for e in self.events}:
@@ -245,16 +270,49 @@ class Fold:
             if handler:
                 handler(self, self.of_type(event_type))
         self.finish_runs()
-        self.touched_sessions |= recut(self.workspace, self.recut_agents, self.recut_runs)
+        self.search.write()
+        recut_sessions = recut(self.workspace, self.recut_agents, self.recut_runs)
+        self.reindex_recut(recut_sessions)
+        self.touched_sessions |= recut_sessions
         self.settle_session_people()
         add(self.rollup_scope())
         self.finish_sessions()
+        # Last, so the rules see the runs as this batch leaves them (tasks, costs, search texts).
+        route_finished(self.workspace, [self.runs[run_id].pk for run_id in self.finished_runs])
+
+    def index_calls(self, calls):
+        """The texts of the batch's model calls: a call of a run stored before may replace a stored
+        call's (a retried call id), and a call merged into a stored row gives it new texts."""
+        for call in calls:
+            run = call["run"]
+            replaces = run.run_id not in self.new_runs
+            search.add_call(self.search, run, call["call_id"], call["created_at"], call, replaces=replaces)
+        for stored, _ in self.same_calls.updates:
+            run = next(r for r in self.runs.values() if r.pk == stored.run_id)
+            search.add_call(self.search, run, stored.call_id, stored.created_at, vars(stored), replaces=True)
+
+    def reindex_recut(self, sessions):
+        """The documents of what recut cut, read again from the rows. A run whose agent keeps full
+        payloads was not cut (its rows, and so its documents, are as stored): most runs that arrive
+        before their run.start, as OTLP log records before their spans."""
+        runs = {pk for pk, agent in self.recut_runs.items() if agent.mode != PayloadMode.FULL}
+        cut_agents = [agent for agent in self.recut_agents if agent.mode != PayloadMode.FULL]
+        if cut_agents:
+            runs |= set(Run.objects.filter(agent__in=cut_agents).values_list("pk", flat=True))
+        if runs:
+            search.reindex_runs(self.workspace, Run.objects.filter(pk__in=runs))
+        if sessions:
+            messages = ChatMessage.objects.filter(session__in=sessions, run__isnull=True)
+            search.reindex_runless_messages(self.workspace, messages)
 
     def rollup_scope(self):
         """The stored rows (so far) that this batch may change, for the daily roll-ups: each run's own
         row; every task and model call of a run whose run.start is here (it sets the agent and the
-        workflow, dimensions of them all); of the other runs, the tasks the batch's events name
-        (a model call also changes its task's tokens and cost) and the model calls it holds."""
+        workflow, dimensions of them all) or that gets its end user here (a dimension of the spend
+        roll-up, which any event naming one fills in: see link_conversation; known before the fold,
+        so that both calls name the same runs); of the other runs,
+        the tasks the batch's events name (a model call also changes its task's tokens and cost)
+        and the model calls it holds."""
         pk = {run_id: run.pk for run_id, run in self.runs.items() if run.pk}
         starts, task_keys, call_keys = set(), set(), set()
         for event in self.events:
@@ -262,7 +320,7 @@ class Fold:
             run = pk.get(getattr(body, "run_id", None))
             if run is None:
                 continue
-            if event.type == "run.start":
+            if event.type == "run.start" or body.run_id in self.runs_getting_user:
                 starts.add(run)
             elif is_task_event(event) or (event.type == "llm.call" and body.step_id):
                 task_keys.add((run, body.step_id))
@@ -281,6 +339,13 @@ class Fold:
         if run_ids:
             rows = Run.objects.filter(workspace=self.workspace, run_id__in=run_ids).defer(*RUN_PAYLOADS)
             self.runs = {r.run_id: r for r in rows}
+            self.runs_getting_user = {
+                e.stored["run_id"]
+                for e in self.events
+                if e.stored.get("user_id")
+                and e.stored.get("run_id") in self.runs
+                and not self.runs[e.stored["run_id"]].user_id
+            }
 
     def fold_agents(self):
         wanted = {e.stored["agent_id"] for e in self.events if e.stored.get("agent_id")}
@@ -304,7 +369,7 @@ class Fold:
             # Field by field, the latest upsert that sends a field decides it: one that leaves the mode
             # out keeps the mode an earlier one set, whichever arrives first.
             sent = {"name": body.name, "description": body.description}
-            for field in AGENT_POLICY:
+            for field in POLICY_FIELDS:
                 if getattr(body, field) is not None:
                     sent[field] = getattr(body, field)
             current = {field: getattr(agent, field) for field in sent}
@@ -327,6 +392,14 @@ class Fold:
             for agent in self.agents.values()
             if id(agent) in cuts_before and cut_of(agent) != cuts_before[id(agent)]
         ]
+        for agent in self.recut_agents:
+            before, after = (
+                dict(zip(POLICY_FIELDS, cut, strict=True)) for cut in (cuts_before[id(agent)], cut_of(agent))
+            )
+            # A capture mode is configuration: the audit log says when an upsert changed it.
+            audit.note(
+                self.workspace, "agent.upsert", "agent.capture_changed", agent.name, audit.diff(before, after)
+            )
 
     def agent_of_run(self, run_id):
         """The agent whose payload mode governs a run's events: named by its start, here or earlier."""
@@ -343,14 +416,60 @@ class Fold:
         self.starts_by_run = defaultdict(list)
         for event in self.of_type("run.start"):
             self.starts_by_run[event.body.run_id].append(event)
-        for event in self.events:
+        governed = [(event, self.governing_agent(event.stored)) for event in self.events]
+        tools = self.tool_results(governed)
+        for event, agent in governed:
             raw = event.stored
-            run_id = raw.get("run_id")
-            agent = self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
-            stored = policy.apply_mode(raw, agent)
+            tool = event.type == "step.ok" and (raw.get("run_id"), raw.get("step_id")) in tools
+            stored = policy.apply_mode(raw, agent, tool=tool)
             if stored is not raw:
                 event.body = type(event.body).model_construct(**stored)
             event.stored = stored
+
+    def governing_agent(self, raw):
+        run_id = raw.get("run_id")
+        return self.agent_of_run(run_id) if run_id else self.agents.get(raw.get("agent_id"))
+
+    def tool_results(self, governed):
+        """The (run id, step id) of the step.ok events whose output is a tool's result, for agents whose
+        capture flag keeps tool results whole. A task's type is its earliest opener's (see
+        fold_task_event): one in the batch, or the stored task's. A step.ok of a task not opened yet
+        keeps its output whole until an opener says otherwise: then its run is recut, and recut (which
+        reads the tasks as folded) cuts it as if the opener had come first. One query, only for those
+        agents."""
+        flagged = {e.stored.get("run_id") for e, agent in governed if policy.keeps_tool_results(agent)}
+        flagged.discard(None)
+        if not flagged:
+            return set()
+        ends, openers = set(), {}
+        for event in self.events:
+            if event.stored.get("run_id") not in flagged or not is_task_event(event):
+                continue
+            key = (event.body.run_id, event.body.step_id)
+            if event.type == "step.ok":
+                ends.add(key)
+            if event.type in TASK_OPENERS:
+                opener = (event.timestamp, opener_type(event) == TaskType.TOOL)
+                if key not in openers or opener[0] <= openers[key][0]:
+                    openers[key] = opener
+        stored_runs = {self.runs[r].pk: r for r in flagged if r in self.runs and self.runs[r].pk}
+        stored = {}
+        if stored_runs:
+            rows = Task.objects.filter(run__in=stored_runs, step_id__in={s for _, s in ends | set(openers)})
+            for run_pk, step_id, started_at, type_ in rows.values_list(
+                "run", "step_id", "started_at", "type"
+            ):
+                stored[stored_runs[run_pk], step_id] = (started_at, type_ == TaskType.TOOL)
+        tools = set()
+        for key in ends:
+            known = [o for o in (openers.get(key), stored.get(key)) if o is not None and o[0] is not None]
+            if not known or min(known, key=lambda opener: opener[0])[1]:
+                tools.add(key)
+        for key, (at, _) in openers.items():
+            before = stored.get(key)
+            if before is not None and (before[0] is None or at <= before[0]):
+                self.recut_runs[self.runs[key[0]].pk] = self.agent_of_run(key[0])
+        return tools
 
     def fold_sessions(self):
         """Create the sessions the batch names and widen their times. Their agent and user are settled
@@ -441,19 +560,23 @@ class Fold:
             set_(run, started_at=ts)
         status = RUN_STATUS.get(event.type)
         if status and later(ts, RUN_RANK[status], run.status_at, RUN_RANK[RunStatus(run.status)]):
+            if status in RUN_FINAL and run.status not in RUN_FINAL:
+                self.finished_runs.add(run.run_id)
             set_(run, status=status, status_at=ts)
         if event.type == "run.start":
             agent = self.agents[body.agent_id]
             if run.pk is not None and run.agent_id != agent.pk:
                 # Stored before its agent was known: cut to the agent's mode (see recut).
                 self.recut_runs[run.pk] = agent
+            metadata = {**(body.metadata or {}), **body.extras()}
             set_(
                 run,
                 has_start=True,
                 agent=agent,
                 workflow=body.workflow or "",
                 input=body.input,
-                metadata={**(body.metadata or {}), **body.extras()},
+                metadata=metadata,
+                replay_of=replayed_run(metadata),
                 tags=body.tags or [],
                 graph=body.graph.model_dump()
                 if body.graph is not None and hasattr(body.graph, "model_dump")
@@ -507,6 +630,7 @@ class Fold:
             for task in rows:
                 key = (by_pk[task.run_id], task.step_id)
                 if key in keys:
+                    task.run = self.runs[key[0]]  # loaded already: reading it must not query
                     self.tasks[key] = task
         created, dirty = [], Dirty()
         for event in task_events:
@@ -528,6 +652,7 @@ class Fold:
         self.link_new_tasks_to_parents(created)
         for task in created:
             dirty.forget(task)
+        self.search.add_changed(dirty, self.search.add_task)
         dirty.save(Task)
         self.new_task_runs = {k[0] for k in keys}
         return created
@@ -588,7 +713,10 @@ class Fold:
         bulk.insert(Run, runs)
         for run in runs:
             self.run_dirty.forget(run)
+            self.search.add_run(run, search.RUN_FIELDS, replaces=False)
         bulk.insert(Task, tasks)
+        for task in tasks:
+            self.search.add_task(task, search.TASK_FIELDS, replaces=False)
 
     def fold_task_event(self, task, event, dirty):
         body, ts, set_ = event.body, event.timestamp, dirty.set
@@ -643,7 +771,7 @@ class Fold:
             tokens = usage.of_llm_call(body)
             costs = sent_cost(body)
             if costs is None:
-                prices = prices or PriceBook(self.workspace)
+                prices = prices or PriceBook(self.workspace, self.package_prices)
                 costs = priced_cost(prices, body.model, body.provider, event.timestamp, tokens)
             task = self.tasks.get((body.run_id, body.step_id)) if body.step_id else None
             calls.append(
@@ -695,6 +823,14 @@ class Fold:
             )
         number_new_sessions_messages(messages, self.new_sessions)
         bulk.append(ChatMessage, messages)
+        for message in messages:
+            self.search.add(
+                message["run"],
+                SearchKind.MESSAGE,
+                message["event_id"],
+                message["created_at"],
+                message["content"],
+            )
 
     def insert_events(self):
         bulk.append(
@@ -770,6 +906,7 @@ class Fold:
                 self.run_dirty.set(run, updated_at=now)
             if run.session_id:
                 self.touched_sessions.add(run.session_id)
+        self.search.add_changed(self.run_dirty, self.search.add_run)
         self.run_dirty.save(Run)
 
     def derive_traces(self, task_runs):

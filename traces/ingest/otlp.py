@@ -41,8 +41,18 @@ from .conventions import CHUNK_EVENTS, FIRST_TOKEN_EVENTS, SpanFacts, read_span
 from .names import EXCEPTION_EVENT
 from .run_metadata import root_metadata, run_metadata, span_metadata
 from .same_call import call_id
-from .span_records import join_records
-from .turns import Conversation, conversation, drop_superseded_turns, span_call, span_exchange, stored_calls
+from .span_records import give_records, join_records
+from .turns import (
+    Conversation,
+    conversation,
+    drop_superseded_turns,
+    shape_of,
+    span_as_stored,
+    span_call,
+    span_exchange,
+    store_shapes,
+    stored_calls,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SPAN_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -141,6 +151,8 @@ def ingest_spans(workspace, request):
             workspace=workspace, run_id__in=missing, session__isnull=False
         ).values_list("run_id", "session__session_id"):
             traces[run_id].session_id = session_id
+    # GenAI log records stored before their spans go into them now, before the workspace lock.
+    given, as_stored = give_records(workspace, spans)
     events, owners = [], []
     for span in spans:
         translated = span_events(span, traces[span.trace_id])
@@ -153,17 +165,19 @@ def ingest_spans(workspace, request):
             events.append(raw)
             owners.append(span.key)
     accepted = [span for span in spans if span.key not in outcome.rejected]
-    turns, conversations = conversation_events(workspace, traces, accepted)
+    turns, conversations, shapes = conversation_events(workspace, traces, accepted, as_stored)
     for raw, owner in turns:
         events.append(raw)
         owners.append(owner)
-    # GenAI log records stored before their spans are joined to them (see span_records).
+    # Records stored before their spans and not given to them are joined to them (see span_records).
     keys = {(span.trace_id, span.span_id) for span in accepted}
-    joined = partial(join_records, workspace, keys, stored_turns)
+    given = {key: records for key, records in given.items() if key in keys}
+    joined = partial(join_records, workspace, keys, stored_turns, given=given)
     with transaction.atomic():
         # Before the batch: a turn stored with another time or step comes back as the batch has it.
         drop_superseded_turns(workspace, conversations)
         results = ingest_batch(workspace, events, then=joined)
+        store_shapes(workspace, shapes)
     for result, owner in zip(results, owners, strict=True):
         if result["status"] == REJECTED and owner and owner not in outcome.rejected:
             outcome.rejected[owner] = f"{result['field']}: {result['reason']}"
@@ -478,23 +492,34 @@ def span_error(span):
     return {"message": message, **details} if details else message
 
 
-def conversation_events(workspace, traces, spans):
+def conversation_events(workspace, traces, spans, as_stored=frozenset()):
     """The conversation of every trace that names one, from its spans in this request and its tasks
-    stored before (see turns): [(message event, owning span key or None)], and {run_id: Conversation}."""
+    stored before (see turns): [(message event, owning span key or None)], {run_id: Conversation},
+    and the shapes of this request's calls to store ({run_id: [CallShape fields]}). The spans of the
+    traces in `as_stored` are read as their tasks will be stored, as join_records reads them (see
+    span_records.give_records)."""
     named = {trace_id: facts.session_id for trace_id, facts in traces.items() if facts.session_id}
     if not named:
-        return [], {}
+        return [], {}, {}
     sent_now = {span.key for span in spans}
     calls, exchanges = stored_calls(workspace, list(named), sent_now)
+    shapes = defaultdict(list)
     for span in spans:
-        if span.trace_id not in named:
+        run_id = span.trace_id
+        if run_id not in named:
             continue
-        call = span_call(span)
+        if run_id in as_stored:
+            call, said = span_as_stored(span)
+        else:
+            call, said = span_call(span), None
         if call is not None:
-            calls[span.trace_id].append(call)
+            calls[run_id].append(call)
+            shapes[run_id].append(shape_of(call, named[run_id], run_id))
         elif span.is_root:
-            exchanges[span.trace_id] = span_exchange(span)
-    return turn_events(named, calls, exchanges, sent_now)
+            exchanges[run_id] = said if run_id in as_stored else span_exchange(span)
+            if exchanges[run_id] is not None:
+                shapes[run_id].append(shape_of(exchanges[run_id], named[run_id], run_id, root=True))
+    return *turn_events(named, calls, exchanges, sent_now), shapes
 
 
 def stored_turns(workspace, named):
@@ -513,6 +538,10 @@ def turn_events(named, calls, exchanges, sent_now):
         sources = [call.step_id for call in calls[run_id] + ([exchange] if exchange else [])]
         conversations[run_id] = Conversation(steps=set(sources))
         for turn in conversation(calls[run_id], exchange):
+            key = turn.event_id(session_id, run_id)
+            conversations[run_id].turns[key] = (turn.at, turn.step_id)
+            if turn.content is None:
+                continue  # a call known by its shape: its turn is stored already, its text is not here
             body = {
                 "session_id": session_id,
                 "role": turn.role,
@@ -521,7 +550,6 @@ def turn_events(named, calls, exchanges, sent_now):
                 "step_id": turn.step_id,
             }
             owner = f"{run_id}:{turn.step_id}"
-            raw = event(turn.event_id(session_id, run_id), "message", turn.at, body)
+            raw = event(key, "message", turn.at, body)
             events.append((raw, owner if owner in sent_now else None))
-            conversations[run_id].turns[raw["id"]] = (turn.at, turn.step_id)
     return events, conversations

@@ -21,6 +21,8 @@ LINK_FIELDS = ("run_id", "step_id", "parent_id", "session_id", "agent_id", "call
 # Amounts of money are decimal text in a body's stored form, but measurements all the same.
 AMOUNT_FIELDS = ("cost", "input_cost", "output_cost")
 OMITTED = "[omitted: minimal mode]"
+# What a payload retention leaves of a chat turn's content or an event's payload field (backoffice.retention).
+REMOVED = "[removed: payload retention]"
 
 
 def storable_text(value):
@@ -160,10 +162,17 @@ def is_cut_json(value):
     )
 
 
-def apply_mode(body, agent):
-    """Apply the agent's payload mode (full, standard, minimal) to an event body. Also applied to the
-    stored rows' payloads when the mode arrives after them (see recut): the same cut either way."""
-    if agent is None or agent.mode == PayloadMode.FULL:
+def keeps_whole(agent):
+    """Does the agent's payload mode keep payloads as they are? (Events without an agent: yes.)"""
+    return agent is None or agent.mode == PayloadMode.FULL
+
+
+def apply_mode(body, agent, tool=False):
+    """Apply the agent's payload mode (full, standard, minimal) and, in standard, its capture flags to
+    an event body; `tool` says the body's `output` is a tool's result (a step.ok of a tool task).
+    Also applied to the stored rows' payloads when the mode arrives after them (see recut): the same
+    cut either way."""
+    if keeps_whole(agent):
         return body
     body = dict(body)
     if agent.mode == PayloadMode.MINIMAL:
@@ -171,10 +180,32 @@ def apply_mode(body, agent):
             if body.get(field) is not None:
                 body[field] = OMITTED
         return body
+    whole = kept_whole(agent, tool)
     for field in INPUT_FIELDS:
-        if field in body:
+        if field in body and field not in whole:
             body[field] = truncate(body[field], agent.max_input_chars)
     for field in (*OUTPUT_FIELDS, "content"):
-        if field in body:
+        if field in body and field not in whole:
             body[field] = truncate(body[field], agent.max_output_chars)
     return body
+
+
+# The body fields a capture flag keeps whole in standard mode: a model call's request and response
+# (llm.call), a tool's result (tool.ok, or the output of a tool task's step.ok).
+LLM_PAYLOAD_FIELDS = ("request", "response")
+TOOL_RESULT_FIELDS = ("result",)
+
+
+def kept_whole(agent, tool=False):
+    """The payload fields the agent's capture flags keep whole in standard mode."""
+    whole = ()
+    if agent.capture_llm_payloads:
+        whole += LLM_PAYLOAD_FIELDS
+    if agent.capture_tool_results:
+        whole += (*TOOL_RESULT_FIELDS, "output") if tool else TOOL_RESULT_FIELDS
+    return whole
+
+
+def keeps_tool_results(agent):
+    """Does the agent's policy treat a tool's result apart from other outputs?"""
+    return agent is not None and agent.mode == PayloadMode.STANDARD and agent.capture_tool_results

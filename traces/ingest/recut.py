@@ -20,8 +20,17 @@ chunk, never one a row. Only timings, statuses and counts feed the roll-ups, and
 the conversations' previews are recomputed by the caller from the sessions returned.
 """
 
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Q
+
 from traces import bulk
-from traces.models import ChatMessage, Event, ModelCall, PayloadMode, Run, Task
+from traces.keyset import chunks
+from traces.locks import lock_workspace
+from traces.models import Agent, ChatMessage, Event, ModelCall, PayloadMode, Run, Task, TaskType
+from traces.rollups.sessions import refresh_sessions
+from traces.search import index as search
 
 from . import policy
 
@@ -45,7 +54,7 @@ def recut(workspace, agents, runs):
             continue
         of_runs = {"run__agent": agent}
         cut(Run.objects.filter(agent=agent), RUN_COLUMNS, agent)
-        cut(Task.objects.filter(**of_runs), TASK_COLUMNS, agent)
+        cut_tasks(Task.objects.filter(**of_runs), agent)
         cut(ModelCall.objects.filter(**of_runs), CALL_COLUMNS, agent)
         sessions |= cut(ChatMessage.objects.filter(**of_runs), MESSAGE_COLUMNS, agent)
         cut_events(Event.objects.filter(**of_runs), agent)
@@ -63,26 +72,70 @@ def recut(workspace, agents, runs):
             by_agent.setdefault(agent.pk, (agent, []))[1].append(run_pk)
     for agent, run_pks in by_agent.values():
         cut(Run.objects.filter(pk__in=run_pks), RUN_COLUMNS, agent)
-        cut(Task.objects.filter(run__in=run_pks), TASK_COLUMNS, agent)
+        cut_tasks(Task.objects.filter(run__in=run_pks), agent)
         cut(ModelCall.objects.filter(run__in=run_pks), CALL_COLUMNS, agent)
         sessions |= cut(ChatMessage.objects.filter(run__in=run_pks), MESSAGE_COLUMNS, agent)
         cut_events(Event.objects.filter(run__in=run_pks), agent)
     return sessions
 
 
-def chunks(queryset, *fields):
-    """The rows of a queryset in primary-key order, CHUNK at a time, with only these fields."""
-    queryset = queryset.only("pk", *fields).order_by("pk")
-    last = None
-    while True:
-        rows = list((queryset if last is None else queryset.filter(pk__gt=last))[:CHUNK])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1].pk
+# A tool task's output is a tool's result, which a capture flag may keep whole; so is the output of a
+# task no opener has typed yet, as the fold keeps it (Fold.tool_results).
+TOOL_RESULTS = Q(type=TaskType.TOOL) | Q(started_at__isnull=True)
 
 
-def cut(queryset, columns, agent):
+# The agent's fields that say what its events' payloads keep (and agent.upsert may send).
+POLICY_FIELDS = (
+    "mode",
+    "max_input_chars",
+    "max_output_chars",
+    "capture_llm_payloads",
+    "capture_tool_results",
+)
+
+
+def set_policy(agent, values, source="settings"):
+    """Set an agent's capture mode, limits and flags outside ingest (Settings → Agents), and cut what
+    is stored for it as an agent.upsert would: under the workspace lock, in one transaction, with the
+    search index and the conversations' previews kept. The change is stamped now, so an upsert sent
+    before it does not undo it (see traces.ingest.order). Returns {field: [before, after]}."""
+    with transaction.atomic():
+        lock_workspace(agent.workspace)
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        changed = {
+            name: [getattr(agent, name), value]
+            for name, value in values.items()
+            if getattr(agent, name) != value
+        }
+        if not changed:
+            return {}
+        at = [datetime.now(UTC).isoformat(), source]
+        stamps = dict(agent.stamps or {})
+        for name in changed:
+            setattr(agent, name, values[name])
+            stamps[name] = at
+        agent.stamps = stamps
+        agent.save(update_fields=[*changed, "stamps"])
+        workspace = agent.workspace
+        sessions = recut(workspace, [agent], {})
+        search.reindex_runs(workspace, Run.objects.filter(agent=agent))
+        if sessions:
+            search.reindex_runless_messages(
+                workspace, ChatMessage.objects.filter(session__in=sessions, run__isnull=True)
+            )
+            refresh_sessions(sessions)
+    return changed
+
+
+def cut_tasks(queryset, agent):
+    if not policy.keeps_tool_results(agent):
+        cut(queryset, TASK_COLUMNS, agent)
+        return
+    cut(queryset.exclude(TOOL_RESULTS), TASK_COLUMNS, agent)
+    cut(queryset.filter(TOOL_RESULTS), TASK_COLUMNS, agent, tool=True)
+
+
+def cut(queryset, columns, agent, tool=False):
     """Cut these rows' payload columns to the agent's mode; returns the sessions of the changed rows
     (for chat messages, whose session shows a preview of them)."""
     model = queryset.model
@@ -92,7 +145,7 @@ def cut(queryset, columns, agent):
         changed = {}
         for row in rows:
             body = {field: getattr(row, column) for column, field in columns.items()}
-            kept = policy.apply_mode(body, agent)
+            kept = policy.apply_mode(body, agent, tool=tool)
             names = [column for column, field in columns.items() if kept[field] != body[field]]
             for column in names:
                 setattr(row, column, kept[columns[column]])
@@ -108,17 +161,30 @@ def cut(queryset, columns, agent):
 def cut_events(queryset, agent, keep_ids=False):
     """Cut the event log's payloads to the agent's mode; returns the events' ids if asked."""
     event_ids = []
-    for rows in chunks(queryset, "payload", "event_id"):
+    for rows in chunks(queryset, "payload", "event_id", "type", "run", "step_id"):
         changed = []
+        tools = tool_steps(rows) if policy.keeps_tool_results(agent) else set()
         for row in rows:
             if keep_ids:
                 event_ids.append(row.event_id)
-            kept = policy.apply_mode(row.payload, agent)
+            tool = row.type == "step.ok" and (row.run_id, row.step_id) in tools
+            kept = policy.apply_mode(row.payload, agent, tool=tool)
             if kept != row.payload:
                 row.payload = kept
                 changed.append(row)
         write(Event, changed, ["payload"])
     return event_ids
+
+
+def tool_steps(events):
+    """The (run pk, step id) of the tasks whose result these step.ok events give: one query a chunk."""
+    ends = [row for row in events if row.type == "step.ok" and row.run_id]
+    if not ends:
+        return set()
+    tasks = Task.objects.filter(TOOL_RESULTS).filter(
+        run__in={row.run_id for row in ends}, step_id__in={row.step_id for row in ends}
+    )
+    return set(tasks.values_list("run_id", "step_id"))
 
 
 def write(model, objs, names):

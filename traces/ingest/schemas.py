@@ -9,7 +9,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from .checks import COST_MAX, TOKENS_MAX, time_problem
 from .usage import read_usage_object
@@ -52,6 +60,9 @@ class AgentUpsert(Body):
     mode: Literal["full", "standard", "minimal"] | None = None
     max_input_chars: Annotated[int, Field(ge=1, le=10**8)] | None = None
     max_output_chars: Annotated[int, Field(ge=1, le=10**8)] | None = None
+    # Capture flags (standard mode): keep model calls' requests and responses, tools' results whole.
+    capture_llm_payloads: StrictBool | None = None
+    capture_tool_results: StrictBool | None = None
 
 
 class GraphNode(BaseModel):

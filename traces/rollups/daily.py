@@ -17,11 +17,19 @@ the same rows at once would each subtract the other's state.
 
 Scopes (see Scope):
 - `runs`: those runs with all their tasks and model calls (a run's agent and workflow are dimensions
-  of its tasks and calls): the cost recompute, the admin, `purge` when it deletes runs, and the
-  ingest fold for the runs whose run.start is in the batch (it sets the agent and the workflow);
+  of its tasks and calls, its end user one of the spend roll-up's): the cost recompute, the admin,
+  and the ingest fold for the runs whose run.start is in the batch (it sets the agent and the
+  workflow) or that get their end user from it;
 - `run_rows`, `task_keys`, `call_keys`: the other runs of a batch, and only their tasks and model
   calls named by its events, so a batch costs what it holds, not what its runs hold;
-- `tasks`, `calls`: those rows only: `purge`, which deletes children before their runs.
+- `tasks`, `calls`: those rows only.
+
+The retention purge deletes rows without subtracting them: the days before its cutoff keep what they
+summed (the dashboards' history) until the roll-ups' own retention deletes those days whole
+(backoffice.retention). `differences()` therefore compares the days from the cutoff on after a purge.
+
+Another app's roll-up over the same rows follows every subtract and add (`follow`): metrics keeps
+its spend roll-up this way, so every writer above keeps it too.
 
 `rebuild()` recomputes the table from the raw rows (the backfill migration, the benchmark data set);
 `differences()` compares the table with what a rebuild would give (tests).
@@ -35,10 +43,20 @@ from django.db import connection, transaction
 
 from backoffice.models import Workspace
 from traces.locks import lock_workspace
-from traces.models import TraceRollup
+from traces.models import DURATION_BUCKETS_MS, TraceRollup
 
 TABLE = TraceRollup._meta.db_table
-DIMENSIONS = ("agent_pk", "status", "type", "name", "workflow", "model", "provider", "finish_reason")
+DIMENSIONS = (
+    "agent_pk",
+    "status",
+    "type",
+    "name",
+    "workflow",
+    "model",
+    "provider",
+    "finish_reason",
+    "error_type",
+)
 KEY = ("workspace_id", "source", "day", *DIMENSIONS)
 # The numeric properties summed; those that may be null also get their count of non-null values.
 SUMMED = (
@@ -54,9 +72,13 @@ SUMMED = (
     "cost",
 )
 NULLABLE = ("duration_ms", "latency_ms", "ttft_ms", "cost")
+BUCKETS = tuple(f"duration_le_{ms}" for ms in DURATION_BUCKETS_MS)
 MEASURES = ("n", *(c for p in SUMMED for c in (f"{p}_sum", *([f"{p}_count"] if p in NULLABLE else []))))
+MEASURES += BUCKETS
 COLUMNS = (*KEY, *MEASURES)
 COST_AT = MEASURES.index("cost_sum")  # the one decimal measure
+# (source key, handler) of the roll-ups that follow these writes (see follow).
+_followers = []
 
 
 @dataclass(frozen=True)
@@ -67,15 +89,19 @@ class Source:
     rows: str  # FROM …, the run joined as r for its agent and workflow
     alias: str
     time: str
-    dimensions: dict  # roll-up column → SQL
+    dimensions: dict  # roll-up column → SQL, or {vendor: SQL}
     sums: dict  # property → SQL
+    duration: str  # SQL of the duration in ms that the histogram buckets count
 
     def select(self, sign, where, vendor):
         """One SELECT of signed sums per key, for the rows `where` picks."""
         day = f"({self.time} AT TIME ZONE 'UTC')::date" if vendor == "postgresql" else f"date({self.time})"
-        group = [f"{self.alias}.workspace_id", day, *self.dimensions.values()]
+        dimensions = {
+            column: sql[vendor] if isinstance(sql, dict) else sql for column, sql in self.dimensions.items()
+        }
+        group = [f"{self.alias}.workspace_id", day, *dimensions.values()]
         values = [f"{self.alias}.workspace_id", f"'{self.key}'", day]
-        values += [self.dimensions.get(column, "''") for column in DIMENSIONS]
+        values += [dimensions.get(column, "''") for column in DIMENSIONS]
         values.append(f"{sign}COUNT(*)")
         for prop in SUMMED:
             expression = self.sums.get(prop)
@@ -85,6 +111,7 @@ class Source:
             values.append(f"{sign}COALESCE(SUM({expression}), 0)")
             if prop in NULLABLE:
                 values.append(f"{sign}COUNT({expression})")
+        values += [f"{sign}COUNT(CASE WHEN {self.duration} <= {ms} THEN 1 END)" for ms in DURATION_BUCKETS_MS]
         return (
             f"SELECT {', '.join(values)} FROM {self.rows} "  # noqa: S608 - constants of this module
             f"WHERE {self.time} IS NOT NULL AND {where} GROUP BY {', '.join(group)}"
@@ -92,6 +119,11 @@ class Source:
 
 
 AGENT = "COALESCE(r.agent_id, 0)"
+# The `type` of a model call's error object (a plain-text error has none), cut to the column.
+ERROR_TYPE = {
+    "postgresql": "COALESCE(SUBSTR(m.error ->> 'type', 1, 64), '')",
+    "sqlite": "COALESCE(SUBSTR(CAST(json_extract(m.error, '$.type') AS TEXT), 1, 64), '')",
+}
 SOURCES = {
     "runs": Source(
         key="runs",
@@ -107,6 +139,7 @@ SOURCES = {
             "model_calls": "r.model_calls",
             "cost": "r.cost",
         },
+        duration="r.duration_ms",
     ),
     "tasks": Source(
         key="tasks",
@@ -126,6 +159,7 @@ SOURCES = {
             "cost": "t.cost",
             "attempt": "t.attempt",
         },
+        duration="t.duration_ms",
     ),
     "model_calls": Source(
         key="model_calls",
@@ -138,6 +172,8 @@ SOURCES = {
             "model": "m.model",
             "provider": "m.provider",
             "finish_reason": "m.finish_reason",
+            "workflow": "r.workflow",
+            "error_type": ERROR_TYPE,
         },
         sums={
             "total_tokens": "m.total_tokens",
@@ -148,6 +184,7 @@ SOURCES = {
             "ttft_ms": "m.ttft_ms",
             "cost": "m.cost",
         },
+        duration="m.latency_ms",
     ),
 }
 
@@ -197,9 +234,8 @@ def _pair_in(run_column, key_column, pairs, vendor):
     return sql, [json.dumps([list(pair) for pair in pairs])]
 
 
-def _selects(scope, sign, vendor):
-    """(SELECT, params) per source for the rows of the scope: one SELECT per source, so that no key
-    comes twice out of one upsert (PostgreSQL refuses to update a row twice in one statement).
+def _picks(scope, vendor):
+    """{source key: (WHERE, params)} picking, as the source's alias, the rows of the scope.
 
     A source named in several ways picks its rows by `id IN (one subquery per way, UNION ALL)`: a
     row named twice is still picked once, and each way keeps its own index (an OR of them would
@@ -217,7 +253,7 @@ def _selects(scope, sign, vendor):
             (_pair_in, ("run_id", "call_id", scope.call_keys)),
         ],
     }
-    parts = []
+    picked = {}
     for key, options in ways.items():
         source = SOURCES[key]
         table = source.rows.split()[0]
@@ -228,9 +264,8 @@ def _selects(scope, sign, vendor):
                 picks.append(f"SELECT id FROM {table} WHERE {where}")  # noqa: S608 - constants
                 params += more
         if picks:
-            where = f"{source.alias}.id IN ({' UNION ALL '.join(picks)})"
-            parts.append((source.select(sign, where, vendor), params))
-    return parts
+            picked[key] = (f"{source.alias}.id IN ({' UNION ALL '.join(picks)})", params)
+    return picked
 
 
 def _union(parts):
@@ -254,10 +289,25 @@ def _upsert(parts):
 def _apply(scope, sign):
     if not scope:
         return
-    parts = _selects(scope, sign, connection.vendor)
+    vendor = connection.vendor
+    picked = _picks(scope, vendor)
+    # One SELECT per source, so that no key comes twice out of one upsert (PostgreSQL refuses to
+    # update a row twice in one statement).
+    parts = [(SOURCES[key].select(sign, where, vendor), params) for key, (where, params) in picked.items()]
     sql, params = _upsert(parts)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    for source, handler in _followers:
+        if source in picked:
+            handler(*picked[source], sign)
+
+
+def follow(source, handler):
+    """Have handler(where, params, sign) called by every subtract and add, in the same transaction
+    and after this module's own statement, with `where` picking the scope's rows of `source` (as
+    its alias: `m` for model calls) and `sign` "-" or "". For the roll-ups other apps keep over the
+    same rows (metrics' spend roll-up), which traces does not import."""
+    _followers.append((source, handler))
 
 
 def subtract(scope):

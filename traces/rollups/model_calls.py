@@ -8,7 +8,7 @@ window numbers each model's calls by latency. One query either way, over the cho
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 
@@ -52,9 +52,11 @@ def money(value):
 
 def model_rollup(calls):
     """One ModelRow per (model, provider) of the `calls` queryset, busiest first."""
+    # The queryset's own database: a read replica when the request reads one (backoffice.replicas).
+    connection = connections[calls.db]
     if connection.vendor == "postgresql":
-        return _rows(_postgresql_rollup(calls))
-    return _rows(_portable_rollup(calls))
+        return _rows(connection, _postgresql_rollup(calls))
+    return _rows(connection, _portable_rollup(calls))
 
 
 def _postgresql_rollup(calls):
@@ -92,7 +94,7 @@ def _per_model(inner, p50, p95):
     """  # noqa: S608 - the inner query is Django's, with its parameters passed separately
 
 
-def _rows(query):
+def _rows(connection, query):
     sql, params = query
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -2,6 +2,7 @@
 
 from django.shortcuts import render
 
+from traces.forms import of_agent
 from traces.models import Agent
 
 # Rows per keyset page of the lists.
@@ -32,9 +33,7 @@ def agent_filtered(request, form_class, model, time_field):
     if not form.is_valid():
         return form, None
     rows = model.objects.filter(workspace=request.workspace, **form.time_range(time_field))
-    if form.cleaned_data["agent"]:
-        rows = rows.filter(agent__in=[a.pk for a in agents if a.agent_id == form.cleaned_data["agent"]])
-    return form, rows
+    return form, of_agent(rows, form.cleaned_data["agent"], agents)
 
 
 def bad_query(request, form):
@@ -74,3 +73,12 @@ def pager_urls(request, page, data):
         "older_url": query_url(request, after=page.next) if page.next else None,
         "newest_url": query_url(request) if data["after"] or data["before"] else None,
     }
+
+
+def time_bounds(request, form):
+    """The exact time bounds a list was opened with (a dashboard card's drill-through link), for the
+    note that shows them, and the URL of the same list without them; {} when there are none."""
+    start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
+    if not start and not end:
+        return {}
+    return {"bounds": {"start": start, "end": end, "clear_url": query_url(request, start=None, end=None)}}

@@ -2,7 +2,7 @@
 
 import json
 
-from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models import Exists, OuterRef, Q, Subquery, TextField
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from backoffice.access import workspace_view
 from traces.forms import SessionFilterForm, TurnsForm
 from traces.keyset import Keyset, encode
+from traces.live import live_context, running_changes
 from traces.models import ChatMessage, Run, RunStatus, Session
 from traces.task_tree import tree_page
 
@@ -25,7 +26,7 @@ from .common import (
 )
 
 SESSIONS = Keyset("last_activity_at")
-TURNS = Keyset("sequence", is_time=False)
+TURNS = Keyset("sequence", kind="int")
 TURNS_PER_PAGE = 200
 # Text search looks through the messages of this many conversations per page, newest first, then
 # offers to search further back. A whole-workspace LIKE over every message would grow with the
@@ -40,8 +41,10 @@ SESSION_ROW_FIELDS = [
 ]
 
 
-def running_run(session_ref):
-    return Exists(Run.objects.filter(session=session_ref, status=RunStatus.RUNNING))
+def running_changed_at(session_ref):
+    """When the running run of a session that changed last did so; NULL when none of its runs runs."""
+    running = Run.objects.filter(session=session_ref, status=RunStatus.RUNNING)
+    return Subquery(running.order_by("-updated_at").values("updated_at")[:1])
 
 
 def get_session(request, session_id):
@@ -49,7 +52,7 @@ def get_session(request, session_id):
     sessions = (
         Session.objects.filter(workspace=request.workspace)
         .select_related("agent")
-        .annotate(live=running_run(OuterRef("pk")))
+        .annotate(running_changed_at=running_changed_at(OuterRef("pk")))
     )
     return get_object_or_404(sessions, session_id=session_id)
 
@@ -94,12 +97,11 @@ def session_list(request):
     if sessions is None:
         return bad_query(request, form)
     data = form.cleaned_data
-    if data["user"]:
-        sessions = sessions.filter(user_id=data["user"])
-    if data["error"]:
-        sessions = sessions.filter(has_error=True)
     sessions = (
-        sessions.select_related("agent").only(*SESSION_ROW_FIELDS).annotate(live=running_run(OuterRef("pk")))
+        form.narrow(sessions)
+        .select_related("agent")
+        .only(*SESSION_ROW_FIELDS)
+        .annotate(running_changed_at=running_changed_at(OuterRef("pk")))
     )
     if data["q"]:
         page = search_page(sessions, data["q"], data["after"])
@@ -108,7 +110,7 @@ def session_list(request):
     context = {
         "form": form,
         "page": page,
-        "live": any(session.live for session in page.rows),
+        **live_context(session.running_changed_at for session in page.rows),
         **pager_urls(request, page, data),
     }
     return render_region(request, "traces/session_list.html", context, {"rows": "rows"})
@@ -146,7 +148,7 @@ def session_detail(request, session_id):
             turns=page.rows,
             earlier_url=query_url(request, before=page.next) if page.next else None,
             live_url=query_url(request),
-            live=session.live,
+            **live_context([session.running_changed_at]),
             newer_turns=bool(data["before"]),
         )
     if data["run"] and target in (None, "run-panel"):
@@ -159,7 +161,7 @@ def session_detail(request, session_id):
         context.update(
             panel_run=run,
             panel_tree=tree_page(run, size=PANEL_TASKS),
-            panel_live=run.status == RunStatus.RUNNING,
+            panel_live=live_context(running_changes([run]))["live"],
             close_url=query_url(request, run=None),
         )
     return render_region(

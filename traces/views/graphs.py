@@ -13,12 +13,13 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from backoffice.access import workspace_view
+from traces.durations import duration
+from traces.forms import TaskPageForm
 from traces.graphs import across_runs, inference, svg, timeline
-from traces.graphs.forms import MODES, PERIODS, DagForm, TimelineForm, WorkflowDagForm
+from traces.graphs.forms import MODES, PERIODS, DagForm, WorkflowDagForm
 from traces.graphs.layout import NODE_HEIGHT, NODE_WIDTH, layout
 from traces.models import Run, Task, TaskStatus
 from traces.task_tree import TASKS_PER_PAGE, tree_page
-from traces.templatetags.drilldown import duration
 
 from .common import bad_query, render_region
 from .runs import get_run, query_url, render_run_tab
@@ -160,7 +161,7 @@ def run_dag(request, run_id):
 def run_timeline(request, run_id):
     """The waterfall, in the Tasks tab's pages: 500 tasks in tree order, more on demand."""
     run = get_run(request, run_id)
-    form = TimelineForm(request.GET)
+    form = TaskPageForm(request.GET)
     if not form.is_valid():
         return bad_query(request, form)
     page = tree_page(run, after=form.cleaned_data["after"], size=TIMELINE_PAGE)
@@ -180,6 +181,41 @@ def run_timeline(request, run_id):
     return render_run_tab(request, run, "timeline", "traces/run_timeline.html", context, {"tl-more": "rows"})
 
 
+def runs_behind(request, workflow, start, end):
+    """A function of Runs list filters → the URL of the workflow's runs in [start, end) that match."""
+    base = reverse("traces:run_list", args=[request.workspace.slug])
+    bounds = {"workflow": workflow, "start": start.isoformat(), "end": end.isoformat()}
+    return lambda **filters: f"{base}?{urlencode({**bounds, **filters})}"
+
+
+def figure_links(graph, behind):
+    """The steps and moves of a graph across runs, each count with the URL of its runs: the same links
+    as the drawing's, for the keyboard, and the edges' (too thin to click)."""
+    steps = [
+        {
+            "name": node.name,
+            "reached": node.stats["reached"],
+            "failed": node.stats["failed"],
+            "reached_url": behind(step=node.stats["label"]),
+            "failed_url": behind(failed_step=node.stats["label"]) if node.stats["failed"] else None,
+        }
+        for node in graph.nodes.values()
+        if node.stats and node.stats["reached"]
+    ]
+    names = {key: node.name for key, node in graph.nodes.items()}
+    moves = [
+        {
+            "source": names[edge.source],
+            "target": names[edge.target],
+            "runs": edge.count,
+            "url": behind(edge_from=edge.via[1], edge_to=edge.via[2], edge_kind=edge.via[0]),
+        }
+        for edge in graph.edges
+        if edge.via and edge.count
+    ]
+    return {"steps": steps, "moves": moves}
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @workspace_view()
@@ -193,11 +229,19 @@ def workflow_dag(request, workflow):
     graph, counted, capped = across_runs.workflow_graph(request.workspace, workflow, start, end)
     if not counted and not Run.objects.filter(workspace=request.workspace, workflow=workflow).exists():
         raise Http404("No runs of this workflow")
+    # The runs behind each figure: the Runs list of the workflow, bounded to the same instants. Past
+    # the cap the figures count the latest runs only, so no list could show the same numbers.
+    behind = None if capped else runs_behind(request, workflow, start, end)
     drawing = None
     if graph.nodes:
         sizes = svg.node_sizes(graph, NODE_WIDTH, WORKFLOW_NODE_HEIGHT)
         placed = layout(list(graph.nodes), graph.pairs, sizes=sizes, height=WORKFLOW_NODE_HEIGHT)
-        drawing = svg.render(graph, placed, label=f"Workflow {workflow} across runs")
+
+        def link(node):
+            label = node.stats and node.stats["label"]
+            return {"href": behind(step=label)} if behind and label else None
+
+        drawing = svg.render(graph, placed, link=link, label=f"Workflow {workflow} across runs")
     url = reverse("traces:workflow_dag", args=[request.workspace.slug, workflow])
     context = {
         "workflow": workflow,
@@ -217,5 +261,6 @@ def workflow_dag(request, workflow):
         "runs_url": reverse("traces:run_list", args=[request.workspace.slug])
         + "?"
         + urlencode({"workflow": workflow}),
+        "figures": figure_links(graph, behind) if behind else None,
     }
     return render_region(request, "traces/workflow_dag.html", context, {"dag-graph": "graph"})

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -12,8 +11,9 @@ from traces.forms import ModelCallFilterForm
 from traces.keyset import Keyset
 from traces.models import ModelCall
 from traces.rollups.model_calls import model_rollup
+from traces.run_filters import count_matches
 
-from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, render_region
+from .common import PAGE_SIZE, bad_query, fragment_target, pager_urls, render_region, time_bounds
 
 CALLS = Keyset("created_at")
 # Without a chosen range the roll-up covers this much, so its query stays bounded.
@@ -48,27 +48,28 @@ def model_call_list(request):
         return bad_query(request, form)
     data = form.cleaned_data
     in_range = ModelCall.objects.filter(workspace=request.workspace, **form.time_range("created_at"))
-    calls = in_range
-    if data["model"]:
-        calls = calls.filter(model=data["model"])
+    calls = form.narrow(in_range)
     if data["provider"]:
-        calls = calls.filter(provider=data["provider"])
         in_range = in_range.filter(provider=data["provider"])
-    if data["status"] == "ok":
-        calls = calls.filter(status="ok")
-    elif data["status"] == "error":
-        calls = calls.filter(~Q(status="ok"))
     page = CALLS.page(
         calls.select_related("run").only(*LISTED_FIELDS),
         after=data["after"],
         before=data["before"],
         size=PAGE_SIZE,
     )
-    context = {"form": form, "page": page, **pager_urls(request, page, data)}
+    count, more = count_matches(calls)
+    context = {
+        "form": form,
+        "page": page,
+        "count": count,
+        "more": more,
+        **pager_urls(request, page, data),
+        **time_bounds(request, form),
+    }
     # Paging swaps the list of calls alone: the roll-up of the range, the page's costliest query,
     # is the same on every page of it.
     if fragment_target(request) != "calls":
-        default_range = not (data["since"] or data["until"])
+        default_range = not (data["since"] or data["until"] or data["start"] or data["end"])
         if default_range:
             in_range = in_range.filter(created_at__gte=timezone.now() - timedelta(days=DEFAULT_ROLLUP_DAYS))
         context.update(

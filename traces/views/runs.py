@@ -8,36 +8,57 @@ full page versus HTMX fragment and live refresh then come for free.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q
+from django import forms
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from backoffice.access import workspace_view
-from traces.forms import EventFilterForm, RunFilterForm, TaskPageForm
+from traces.forms import EventFilterForm
 from traces.keyset import Keyset
-from traces.models import ChatMessage, Event, ModelCall, Run, RunStatus
-from traces.task_tree import tree_page
+from traces.live import live_context, running_changes
+from traces.models import Agent, ChatMessage, Event, ModelCall, Run
+from traces.run_filters import RunFilterForm, count_matches, matching
+from traces.scores.queries import score_summaries
 
 from .common import (
     PAGE_SIZE,
-    agent_filtered,
     bad_query,
     fragment_target,
     pager_urls,
     query_url,
     render_region,
     show_all,
+    time_bounds,
 )
+from .saved_views import save_form_for
 
-RUNS = Keyset("started_at")
 RUN_ROW_FIELDS = [
     *("run_id", "invocation_id", "workflow", "status", "started_at", "duration_ms", "total_tokens", "cost"),
-    *("agent__name", "agent__agent_id", "review__rating", "review__status"),
+    *("tags", "agent__name", "agent__agent_id", "agent__mode", "review__rating", "review__status"),
+    "updated_at",
 ]
+# The columns of the Runs list a viewer may hide (the run id always shows), and the sort key of those
+# whose header sorts the list.
+RUN_COLUMNS = [
+    ("invocation", "Invocation"),
+    ("agent", "Agent"),
+    ("workflow", "Workflow"),
+    ("status", "Status"),
+    ("started", "Started"),
+    ("duration", "Duration"),
+    ("tokens", "Tokens"),
+    ("cost", "Cost"),
+    ("tags", "Tags"),
+    ("review", "Review"),
+    ("scores", "Scores"),
+]
+SORTED_BY = {"started": "time", "duration": "duration", "tokens": "tokens", "cost": "cost"}
+NUMERIC_COLUMNS = {"started", "duration", "tokens", "cost"}
+NARROW_HIDDEN = {"invocation", "workflow", "tokens", "cost", "tags", "review", "scores"}
 EVENTS = Keyset("timestamp", descending=False)
 EVENTS_PER_PAGE = 500
 # Events that record a failure; other events count as errors when their payload carries one.
@@ -60,6 +81,7 @@ RUN_TABS = [
     Tab("timeline", "Timeline", "traces:run_timeline", 30),
     Tab("chat", "Chat", "traces:run_chat", 40, shown=lambda run: run.has_messages),
     Tab("events", "Events", "traces:run_events", 50),
+    Tab("playback", "Playback", "traces:run_playback", 55),
     Tab("state", "State", "traces:run_state", 60),
     Tab("review", "Review", "traces:run_review", 70),
 ]
@@ -70,6 +92,9 @@ def get_run(request, run_id, *, payloads=()):
 
     The large state and graph are loaded only when named in `payloads`.
     """
+    replays = Run.objects.filter(workspace=OuterRef("workspace"), replay_of=OuterRef("run_id")).exclude(
+        replay_of=""
+    )
     runs = (
         Run.objects.filter(workspace=request.workspace)
         .select_related("agent", "session")
@@ -78,6 +103,12 @@ def get_run(request, run_id, *, payloads=()):
             has_messages=Exists(ChatMessage.objects.filter(run=OuterRef("pk"))),
             # The header says when its cost leaves out calls that have none (unknown model, no price).
             has_unpriced_calls=Exists(ModelCall.objects.filter(run=OuterRef("pk"), cost__isnull=True)),
+            # The header links the latest replay of this run, and says how many there are. The
+            # exclude matches the run_by_replay_of index's condition, so PostgreSQL can use it.
+            latest_replay=Subquery(replays.order_by("-started_at", "-id").values("run_id")[:1]),
+            replay_count=Subquery(
+                replays.order_by().values("replay_of").annotate(n=Count("pk")).values("n")[:1]
+            ),
         )
     )
     return get_object_or_404(runs, run_id=run_id)
@@ -104,7 +135,7 @@ def render_run_tab(request, run, tab, template, context=None, regions=None):
         "tasks_url": reverse("traces:run_tasks", args=[request.workspace.slug, run.run_id]),
         "live_url": query_url(request),
         "current_tab": tab,
-        "live": run.status == RunStatus.RUNNING,
+        **live_context(running_changes([run])),
         "run_layout": "base.html",
         **(context or {}),
     }
@@ -119,50 +150,87 @@ def render_run_tab(request, run, tab, template, context=None, regions=None):
     return render(request, template, context)
 
 
+class RunListForm(RunFilterForm):
+    """The filters of the Runs page, and which columns it shows (all when none is named)."""
+
+    col = forms.MultipleChoiceField(
+        required=False, choices=RUN_COLUMNS, label="Columns", widget=forms.CheckboxSelectMultiple
+    )
+
+    def hidden_errors(self):
+        """Errors of the parameters the bar has no visible input for (pages and sort come from links,
+        exact time bounds, agent names and edges from dashboard cards and workflow graphs)."""
+        hidden = (
+            "sort",
+            "after",
+            "before",
+            "start",
+            "end",
+            "agent_name",
+            "edge_from",
+            "edge_to",
+            "edge_kind",
+        )
+        return [f"{name}: {error}" for name in hidden for error in self.errors.get(name, [])]
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @workspace_view()
 def run_list(request):
-    form, runs = agent_filtered(request, RunFilterForm, Run, "started_at")
-    if runs is None:
-        return bad_query(request, form)
+    agents = list(Agent.objects.filter(workspace=request.workspace).only("agent_id", "name"))
+    form = RunListForm(request.GET, agents)
+    if not form.is_valid():
+        if fragment_target(request) is not None:
+            return bad_query(request, form)
+        # The whole page comes back with the form's errors next to its fields, and no rows.
+        context = {"form": form, "page": None, "save_form": save_form_for(request)}
+        return render(request, "traces/run_list.html", context, status=400)
     data = form.cleaned_data
-    if data["workflow"]:
-        runs = runs.filter(workflow=data["workflow"])
-    if data["status"]:
-        runs = runs.filter(status=data["status"])
-    if data["min_duration"] is not None:
-        runs = runs.filter(duration_ms__gte=int(data["min_duration"] * Decimal(1000)))
-    if data["error"]:
-        runs = runs.filter(Q(status=RunStatus.FAILED) | Q(error__isnull=False))
+    runs = matching(request.workspace, form, agents)
+    count, more = count_matches(runs)
     # Only the columns the rows show: every other column would cost a model field per row.
     runs = runs.select_related("agent", "review").only(*RUN_ROW_FIELDS)
-    page = RUNS.page(runs, after=data["after"], before=data["before"], size=PAGE_SIZE)
+    page = form.keyset.page(runs, after=data["after"], before=data["before"], size=PAGE_SIZE)
+    shown = set(data["col"]) or {key for key, _ in RUN_COLUMNS}
+    if "scores" in shown:
+        summaries = score_summaries(page.rows)
+        for run in page.rows:
+            run.score_summary = summaries.get(run.pk, "")
     context = {
         "form": form,
         "page": page,
-        "live": any(run.status == RunStatus.RUNNING for run in page.rows),
+        "count": count,
+        "more": more,
+        "columns": shown,
+        "save_form": save_form_for(request),
+        "headers": run_headers(request, data["sort"], shown),
+        **live_context(running_changes(page.rows)),
         **pager_urls(request, page, data),
+        **time_bounds(request, form),
     }
     return render_region(request, "traces/run_list.html", context, {"rows": "rows"})
 
 
-@require_GET
-@vary_on_headers("HX-Request")
-@workspace_view()
-def run_tasks(request, run_id):
-    """The Tasks tab, also the Run page's default: the task tree, 500 tasks a page."""
-    run = get_run(request, run_id)
-    form = TaskPageForm(request.GET)
-    if not form.is_valid():
-        return bad_query(request, form)
-    tree = tree_page(run, after=form.cleaned_data["after"])
-    context = {
-        "tree": tree,
-        "more_url": query_url(request, after=tree.next) if tree.next else None,
-        "continued": bool(form.cleaned_data["after"]),
-    }
-    return render_run_tab(request, run, "tasks", "traces/run_tasks.html", context, {"task-more": "more"})
+def run_headers(request, sort, shown):
+    """The shown column headers; a sortable one links to the list sorted by it (highest first, or the
+    other way when it is the current sort) and says how the list is sorted now."""
+    headers = []
+    for key, label in RUN_COLUMNS:
+        if key not in shown:
+            continue
+        header = {
+            "key": key,
+            "label": label,
+            "numeric": key in NUMERIC_COLUMNS,
+            "narrow": key in NARROW_HIDDEN,
+        }
+        if key in SORTED_BY:
+            name = SORTED_BY[key]
+            header["sorted"] = {f"-{name}": "descending", name: "ascending"}.get(sort)
+            header["url"] = query_url(request, sort=name if sort == f"-{name}" else f"-{name}")
+        headers.append(header)
+    return headers
 
 
 @require_GET
@@ -200,8 +268,7 @@ def run_events(request, run_id):
             Q(type__in=FAILURE_TYPES) | Q(payload__has_key="error") | Q(payload__status="error")
         )
     page = EVENTS.page(events, after=data["after"], size=EVENTS_PER_PAGE)
-    for event in page.rows:
-        event.is_error = event.type in FAILURE_TYPES or is_error_payload(event.payload)
+    mark_errors(page.rows)
     context = {
         "form": form,
         "events": page.rows,
@@ -212,6 +279,13 @@ def run_events(request, run_id):
     }
     regions = {"events": "events", "event-more": "more"}
     return render_run_tab(request, run, "events", "traces/run_events.html", context, regions)
+
+
+def mark_errors(events):
+    """Flag the events that record a failure (`is_error`), for the replay log's red rows."""
+    for event in events:
+        event.is_error = event.type in FAILURE_TYPES or is_error_payload(event.payload)
+    return events
 
 
 def is_error_payload(payload):

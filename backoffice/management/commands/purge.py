@@ -1,14 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from backoffice import audit
 from backoffice.models import Workspace
 from backoffice.retention import BATCH, Purge
 
 
 class Command(BaseCommand):
     help = (
-        "Delete data older than each workspace's retention, in small batches. "
-        "Safe to interrupt: run it again to finish."
+        "Apply each workspace's retention tiers (payloads, then rows, then daily roll-ups) and its audit "
+        "retention, in small batches. Safe to interrupt: run it again to finish."
     )
 
     def add_arguments(self, parser):
@@ -25,19 +26,44 @@ class Command(BaseCommand):
             if not workspaces.exists():
                 raise CommandError(f"--workspace: no workspace has the slug {workspace!r}")
         for ws in workspaces:
-            if ws.retention_days is None:
-                if workspace:
-                    self.stdout.write(f"{ws.slug}: keeps data forever; nothing to purge.")
-                continue
-            purge = Purge.for_workspace(ws, batch=batch_size)
-            head = f"{ws.slug}: data older than {purge.cutoff:%Y-%m-%d %H:%M} UTC ({ws.retention_days} days)"
-            estimate = purge.estimate()
-            if dry_run:
-                self.stdout.write(f"{head} — dry run, would remove:")
-                self.report(estimate)
-                continue
-            self.stdout.write(head)
-            self.purge(ws, purge, sum(estimate.values()))
+            self.purge_data(ws, dry_run, batch_size, named=bool(workspace))
+            self.purge_audit(ws, dry_run, batch_size)
+
+    def purge_data(self, ws, dry_run, batch_size, named):
+        purge = Purge.for_workspace(ws, batch=batch_size)
+        if not purge.anything:
+            if named:
+                self.stdout.write(f"{ws.slug}: keeps data forever; nothing to purge.")
+            return
+        head = f"{ws.slug}: " + "; ".join(
+            f"{name} before {cutoff:%Y-%m-%d %H:%M} UTC"
+            for name, cutoff in (
+                ("payloads", purge.payload_cutoff),
+                ("data", purge.cutoff),
+                ("daily roll-ups", purge.rollup_cutoff),
+            )
+            if cutoff is not None
+        )
+        estimate = purge.estimate()
+        if dry_run:
+            self.stdout.write(f"{head} — dry run, would remove:")
+            self.report(estimate)
+            return
+        self.stdout.write(head)
+        self.purge(ws, purge, sum(estimate.values()))
+
+    def purge_audit(self, ws, dry_run, batch_size):
+        """The audit log goes by its own, longer retention, and only this way (backoffice.audit)."""
+        if ws.audit_retention_days is None:
+            return
+        head = f"{ws.slug}: audit entries older than {ws.audit_retention_days} days"
+        if dry_run:
+            self.stdout.write(f"{head} — dry run, would remove:")
+            self.report({"audit entries": audit.expired(ws).count()})
+            return
+        self.stdout.write(head)
+        self.stdout.write("Removed:")
+        self.report({"audit entries": audit.purge(ws, batch=batch_size)})
 
     def purge(self, ws, purge, total):
         bar = tqdm(total=total, desc=ws.slug, unit="row", file=self.stderr, leave=False, dynamic_ncols=True)

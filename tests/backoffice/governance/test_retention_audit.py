@@ -19,7 +19,7 @@ class RetentionPageTests(TestCase):
     def test_an_admin_sets_the_retention_and_it_is_audited(self):
         self.client.force_login(self.cast["admin"])
         self.assertContains(self.client.get(self.url), "kept forever")
-        response = self.client.post(self.url, {"retention_days": "30"})
+        response = self.client.post(self.url, {"retention_days": "30", "rollup_retention_days": "365"})
         self.assertRedirects(response, self.url)
         self.workspace.refresh_from_db()
         self.assertEqual(self.workspace.retention_days, 30)

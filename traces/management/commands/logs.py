@@ -5,23 +5,18 @@ import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Max, Q
+from django.db.models import Max
 
 from traces.keyset import past
-from traces.models import Event, Run, RunStatus, Session
+from traces.models import ChatMessage, ChatRole, Event, Run, RunStatus, Session, Task
+from traces.playback import ERRORS, turn_window
 
 PAGE = 500
 PREVIEW_CHARS = 120
 LIVE = (RunStatus.RUNNING, RunStatus.PAUSED)
-ERRORS = (
-    Q(type__in=("run.failed", "step.failed", "tool.failed", "gate.rejected"))
-    | Q(type="log", payload__level__iexact="error")
-    | Q(type="log", payload__level__iexact="critical")
-    | Q(type="log", payload__level__iexact="fatal")
-    | Q(type="llm.call", payload__status__in=("error", "failed"))
-    | (Q(type="llm.call", payload__has_key="error") & ~Q(payload__error=None))
-)
-# Events that open a step name it; the lines of the step's other events reuse that name.
+# Events that open a step name it; the lines of the step's other events reuse that name. Steps stored
+# before the command starts are named from their tasks, so a filter that hides the opening event
+# (--errors, --kind, --turn, --tail) still prints names; these name the steps that open while following.
 NAMING = {"step.start": "name", "tool.call": "tool", "log": "name", "gate.waiting": "name"}
 
 
@@ -40,6 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--until-done", action="store_true", help="follow until the run has ended")
         parser.add_argument("--errors", action="store_true", help="only failures and error logs")
         parser.add_argument("--kind", metavar="PREFIX", help="only event types starting so: step, llm.call…")
+        parser.add_argument(
+            "--turn",
+            type=int,
+            metavar="N",
+            help="only the N-th turn of the conversation (1 is the first): from its user message, or "
+            "the start of the run that message began, up to the next turn",
+        )
+        parser.add_argument("--tail", type=int, metavar="N", help="only the last N events (then follow)")
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
         parser.add_argument(
             "--interval", type=float, default=1.0, help="seconds between polls when following"
@@ -48,9 +51,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["interval"] <= 0:
             raise CommandError("--interval must be more than 0 seconds")
+        for name in ("turn", "tail"):
+            if options[name] is not None and options[name] < 1:
+                raise CommandError(f"--{name} must be 1 or more")
         self.as_json = options["json"]
-        self.names = {}
         events, finished = self.target(options)
+        self.names = step_names(events)
+        if options["turn"] is not None:
+            events = events.filter(self.turn(options))
         if options["kind"]:
             events = events.filter(type__startswith=options["kind"])
         if options["errors"]:
@@ -62,7 +70,7 @@ class Command(BaseCommand):
         # one at a time), so "id above the last seen" finds every newcomer, even one whose timestamp
         # is older than events already printed.
         last_id = events.aggregate(last=Max("id"))["last"] or 0
-        self.print_history(events.filter(id__lte=last_id))
+        self.print_history(events.filter(id__lte=last_id), options["tail"])
         if options["follow"] or options["until_done"]:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how following ends
                 self.follow(events, last_id, finished if options["until_done"] else None, options["interval"])
@@ -71,10 +79,12 @@ class Command(BaseCommand):
         """The events to show, and a function telling whether their run(s) ended. Hits the database."""
         if options["run"]:
             run = self.one(Run.objects.filter(run_id=options["run"]), "run", options)
+            self.session_pk = run.session_id
             return Event.objects.filter(
                 run=run
             ), lambda: not Run.objects.filter(pk=run.pk, status__in=LIVE).exists()
         session = self.one(Session.objects.filter(session_id=options["session"]), "session", options)
+        self.session_pk = session.pk
         runs = Run.objects.filter(session=session)
         return Event.objects.filter(
             run__session=session
@@ -94,8 +104,22 @@ class Command(BaseCommand):
             )
         return found[0]
 
-    def print_history(self, events):
-        """Everything up to now in (timestamp, id) order, a page at a time."""
+    def turn(self, options):
+        """The time range of the conversation's N-th turn, as a filter. Hits the database."""
+        number = options["turn"]
+        if self.session_pk is None:
+            raise CommandError(f"--turn: run {options['run']!r} is not part of a conversation")
+        window = turn_window(self.session_pk, number)
+        if window is None:
+            turns = ChatMessage.objects.filter(session_id=self.session_pk, role=ChatRole.USER).count()
+            raise CommandError(f"--turn: the conversation has {turns} turn(s), not {number}")
+        return window
+
+    def print_history(self, events, tail=None):
+        """Everything up to now in (timestamp, id) order, a page at a time; with `tail`, its last events."""
+        if tail:
+            self.write(reversed(list(events.order_by("-timestamp", "-id")[:tail])))
+            return
         page = list(events.order_by("timestamp", "id")[:PAGE])
         while page:
             self.write(page)
@@ -121,7 +145,7 @@ class Command(BaseCommand):
         for event in events:
             name_field = NAMING.get(event.type)
             if name_field and event.step_id and event.payload.get(name_field):
-                self.names[event.step_id] = str(event.payload[name_field])
+                self.names[event.run_id, event.step_id] = str(event.payload[name_field])
             self.stdout.write(self.as_record(event) if self.as_json else self.as_line(event))
         self.stdout.flush()
 
@@ -141,8 +165,24 @@ class Command(BaseCommand):
 
     def as_line(self, event):
         at = event.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        summary = one_line(summarize(event, self.names))
+        summary = one_line(summarize(event, RunSteps(self.names, event.run_id)))
         return f"{event.run.invocation_id} {at} {event.type:<16} {summary}".rstrip()
+
+
+def step_names(events):
+    """{(run pk, step id): name} of the steps of these events' runs, from their tasks. One query."""
+    tasks = Task.objects.filter(run__in=events.values("run")).exclude(name="")
+    return {(run, step): name for run, step, name in tasks.values_list("run", "step_id", "name")}
+
+
+class RunSteps:
+    """The step names of one run, looked up by step id like a dict (step ids are unique per run)."""
+
+    def __init__(self, names, run):
+        self.names, self.run = names, run
+
+    def get(self, step_id, default=None):
+        return self.names.get((self.run, step_id), default)
 
 
 def summarize(event, names):
@@ -184,6 +224,10 @@ def summarize(event, names):
         # An OTLP log record's body, else a GenAI record's messages.
         said = next((body[key] for key in ("body", "output", "input") if body.get(key) is not None), None)
         return f"[{body.get('level') or 'info'}] {body.get('name')}{field_preview(' ', said)}"
+    if kind.startswith("custom."):
+        # A workspace's own type: its body, without the ids the line already shows.
+        said = {key: value for key, value in body.items() if key not in ("run_id", "step_id")}
+        return (f"{step} " if event.step_id else "") + preview(said)
     if kind.startswith("gate."):
         who = f" by {body['approver']}" if body.get("approver") else ""
         return f"{body.get('name') or step}{who}{field_preview(': ', body.get('comment'))}"

@@ -2,6 +2,8 @@ import time
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 from tqdm import tqdm
 
@@ -9,7 +11,7 @@ from backoffice.models import ApiKey, Workspace
 from traces import demo
 from traces.demo import reviews
 from traces.ingest import REJECTED, ingest_batch
-from traces.models import Run, Session
+from traces.models import Event, Run, Session
 
 DEFAULT_WORKSPACE = "demo"
 
@@ -66,6 +68,11 @@ class Command(BaseCommand):
         began = time.monotonic()
         data = demo.generate(seed, scale, anchor or demo.current_anchor())
         self.send(found, data)
+        # The demo's events span days but arrive in one go: date each run's last change by its last
+        # event, as if its agent had sent them as they happened, so that the runs the demo leaves hanging
+        # in "running" read as gone quiet (traces/live.py) instead of polling.
+        last_event = Event.objects.filter(run=OuterRef("pk")).order_by("-timestamp").values("timestamp")[:1]
+        Run.objects.filter(workspace=found).update(updated_at=Coalesce(Subquery(last_event), F("updated_at")))
         filed = reviews.create(found, data.review_plans)
         runs = Run.objects.filter(workspace=found).count()
         sessions = Session.objects.filter(workspace=found).count()
