@@ -45,7 +45,8 @@ def monitor_fields(monitor):
 @transaction.atomic
 def save_channel(request, form):
     """Save a valid ChannelForm; a workspace's first channel starts its preset monitors."""
-    before = channel_fields(form.instance) if form.instance.pk else {}
+    # As stored: validating the form has already written its values onto the instance.
+    before = channel_fields(Channel.objects.get(pk=form.instance.pk)) if form.instance.pk else {}
     channel = form.save(commit=False)
     channel.workspace = request.workspace
     channel.save()
@@ -66,7 +67,8 @@ def delete_channel(request, channel):
 @transaction.atomic
 def save_monitor(request, form, **extra):
     """Save a valid MonitorForm (and `extra` fields, such as the card it comes from)."""
-    before = monitor_fields(form.instance) if form.instance.pk else {}
+    # As stored: validating the form has already written its values onto the instance.
+    before = monitor_fields(Monitor.objects.get(pk=form.instance.pk)) if form.instance.pk else {}
     monitor = form.save(commit=False)
     monitor.workspace = request.workspace
     for name, value in extra.items():
