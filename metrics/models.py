@@ -376,6 +376,14 @@ class Monitor(models.Model):
     preset = models.CharField(max_length=32, blank=True)
     metric = models.JSONField(default=dict)
     window_minutes = models.PositiveIntegerField(default=60)
+    # A spike monitor: its value is the window's metric over the metric's mean in this many windows of
+    # the same length just before it, so its thresholds are ratios (2: twice as much as usual).
+    compare_windows = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Spike: compare the window with the mean of this many windows before it; the "
+        "thresholds are then ratios (2 = twice as much). Empty: the thresholds are the metric's values.",
+    )
     interval_minutes = models.PositiveIntegerField(default=5)
     warning = models.FloatField(null=True, blank=True)
     alert = models.FloatField(null=True, blank=True)

@@ -27,6 +27,11 @@ METRIC_HELP = (
     '{"property", "operator", "value"}), e.g. {"source": "runs", "aggregation": "rate", "condition": '
     '[{"property": "status", "operator": "eq", "value": "failed"}], "breakdown": "agent"}.'
 )
+COMPARE_HELP = (
+    "A spike monitor: the value is the window's metric over its mean in this many windows of the same "
+    "length just before (1 to 24), and the thresholds are ratios (2: twice the usual). Null: the "
+    "thresholds are the metric's own values."
+)
 Direction = Literal["above", "below"]
 NoDataValue = Literal["ok", "alert", "no_data"]
 
@@ -53,6 +58,7 @@ class MonitorIn(Input):
     name: str = Field(max_length=100)
     metric: dict[str, Any] = Field(description=METRIC_HELP)
     window_minutes: int = Field(60, description="The rolling window the metric is computed over.")
+    compare_windows: int | None = Field(None, description=COMPARE_HELP)
     interval_minutes: int = Field(5, description="How often the worker evaluates it.")
     warning: float | None = None
     alert: float | None = None
@@ -65,11 +71,13 @@ class MonitorIn(Input):
 
 
 class MonitorPatch(Input):
-    """Only the fields sent change; warning, alert, renotify_minutes and muted_until accept null."""
+    """Only the fields sent change; warning, alert, compare_windows, renotify_minutes and muted_until
+    accept null."""
 
     name: str | None = Field(None, max_length=100)
     metric: dict[str, Any] | None = Field(None, description=METRIC_HELP)
     window_minutes: int | None = None
+    compare_windows: int | None = Field(None, description=COMPARE_HELP)
     interval_minutes: int | None = None
     warning: float | None = None
     alert: float | None = None
@@ -93,6 +101,7 @@ class MonitorOut(Schema):
     enabled: bool
     metric: dict[str, Any]
     window_minutes: int
+    compare_windows: int | None
     interval_minutes: int
     warning: float | None
     alert: float | None
@@ -220,7 +229,7 @@ def monitor_get(request, monitor_id: int):
 def monitor_update(request, monitor_id: int, payload: MonitorPatch):
     monitor = get_monitor(request, monitor_id)
     sent = payload.dict(exclude_unset=True)
-    nullable = ("warning", "alert", "renotify_minutes", "muted_until")
+    nullable = ("warning", "alert", "compare_windows", "renotify_minutes", "muted_until")
     nulls = [name for name, value in sent.items() if value is None and name not in nullable]
     if nulls:
         return Status(422, {"detail": f"{nulls[0]}: cannot be null", "field": nulls[0]})

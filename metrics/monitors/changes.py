@@ -15,6 +15,7 @@ MONITOR_FIELDS = [
     "enabled",
     "metric",
     "window_minutes",
+    "compare_windows",
     "interval_minutes",
     "warning",
     "alert",

@@ -10,6 +10,8 @@ from . import metric
 MAX_WINDOW_MINUTES = 90 * 24 * 60
 # A week: a monitor looked at less often than that is a report, not a monitor.
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
+# A spike monitor's baseline: up to a day of hourly windows, each one more query per evaluation.
+MAX_COMPARE_WINDOWS = 24
 
 
 class ChannelForm(forms.ModelForm):
@@ -80,6 +82,7 @@ class MonitorForm(forms.ModelForm):
             "enabled",
             "metric",
             "window_minutes",
+            "compare_windows",
             "interval_minutes",
             "warning",
             "alert",
@@ -89,7 +92,12 @@ class MonitorForm(forms.ModelForm):
             "channels",
         ]
         widgets = {"channels": forms.CheckboxSelectMultiple}
-        labels = {"warning": "Warning threshold", "alert": "Alert threshold", "no_data": "No data means"}
+        labels = {
+            "warning": "Warning threshold",
+            "alert": "Alert threshold",
+            "no_data": "No data means",
+            "compare_windows": "Compare with the windows before",
+        }
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,6 +114,12 @@ class MonitorForm(forms.ModelForm):
         if not 1 <= minutes <= MAX_INTERVAL_MINUTES:
             raise forms.ValidationError(f"From 1 minute to {MAX_INTERVAL_MINUTES} (a week).")
         return minutes
+
+    def clean_compare_windows(self):
+        windows = self.cleaned_data["compare_windows"]
+        if windows is not None and not 1 <= windows <= MAX_COMPARE_WINDOWS:
+            raise forms.ValidationError(f"From 1 window to {MAX_COMPARE_WINDOWS}, or empty.")
+        return windows
 
     def clean_renotify_minutes(self):
         minutes = self.cleaned_data["renotify_minutes"]

@@ -31,7 +31,9 @@ def monitor_path(monitor):
 
 
 def shown(monitor, value):
-    """A value as the monitor's card would show it."""
+    """A value as the monitor's card would show it; a spike monitor's as a ratio ("2.1×")."""
+    if monitor.compare_windows:
+        return format_value(None, "", False) if value is None else f"{value:.3g}×"
     fields = monitor.metric
     percentage = fields.get("aggregation") == Aggregation.RATE
     unit = ""
@@ -39,6 +41,12 @@ def shown(monitor, value):
         prop = SOURCES[fields["source"]].resolve(fields.get("property", ""))
         unit = prop.unit if prop else ""
     return format_value(value, unit, percentage)
+
+
+def _against(monitor):
+    if not monitor.compare_windows:
+        return ""
+    return f", against its mean over the {monitor.compare_windows} windows before"
 
 
 def _message(monitor, kind, key, state, previous, value, threshold, start, at):
@@ -58,7 +66,7 @@ def _message(monitor, kind, key, state, previous, value, threshold, start, at):
     lines = [
         f"Value: {shown(monitor, value)}{detail}.",
         f"Threshold: {shown(monitor, threshold)} ({direction} is bad)." if threshold is not None else "",
-        f"Window: the last {monitor.window_minutes} minutes.",
+        f"Window: the last {monitor.window_minutes} minutes{_against(monitor)}.",
         f"Monitor: {links['monitor']}",
         f"Rows behind the value: {links['runs']}" if links["runs"] else "",
     ]

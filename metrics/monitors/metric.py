@@ -2,7 +2,8 @@
 
 So that one engine computes both, a monitor's metric becomes an unsaved DashboardCard: a pie (one value
 per breakdown value over the whole window) when it breaks down, else a number. Its value over a window
-is `engine.window_values`; the runs behind it are the card's drill-through (metrics.drill).
+is `engine.window_values`; the runs behind it are the card's drill-through (metrics.drill). A spike
+monitor (`compare_windows`) watches the ratio of that value to its mean over the windows just before.
 """
 
 from ..dashboards import card_fields
@@ -56,8 +57,29 @@ def as_card(metric):
 
 
 def values(monitor, start, end):
-    """{breakdown value ("" without one): the metric's value over [start, end)}. One query."""
-    return window_values(as_card(monitor.metric), monitor.workspace, start, end)
+    """{breakdown value ("" without one): the monitor's value over [start, end)}: the metric's, or for a
+    spike monitor its ratio to the usual (`spikes`). One query, one more per compared window."""
+    card = as_card(monitor.metric)
+    current = window_values(card, monitor.workspace, start, end)
+    if not monitor.compare_windows:
+        return current
+    width = end - start
+    before = [
+        window_values(card, monitor.workspace, start - width * n, start - width * (n - 1))
+        for n in range(1, monitor.compare_windows + 1)
+    ]
+    return spikes(current, before)
+
+
+def spikes(current, before):
+    """{key: the current value over the mean of that key's values in the windows before}. A key with no
+    value before, or a mean of 0, has no ratio (None): nothing is usual yet, so nothing is a spike."""
+    ratios = {}
+    for key, value in current.items():
+        usual = [window[key] for window in before if window.get(key) is not None]
+        mean = sum(usual) / len(usual) if usual else None
+        ratios[key] = value / mean if value is not None and mean else None
+    return ratios
 
 
 def rows_url(monitor, key, start, end):

@@ -2,7 +2,7 @@
 
 The thresholds are the ones the sources page someone at: error rate above 5 %, p95 latency above 60 s,
 tool failure rate above 10 %, model call errors above 2 %, more than 1,000 active executions, cache-hit
-rate under 30 %.
+rate under 30 %, and a cost spike: an hour's cost per run twice its mean over the day before.
 """
 
 from ..dashboards import rule
@@ -59,6 +59,13 @@ PRESETS = {
         },
         "alert": 30,
         "direction": ThresholdDirection.BELOW,
+    },
+    "cost_spike": {
+        "name": "Cost per run spike",
+        "metric": {"source": Source.RUNS, "aggregation": Aggregation.AVG, "property": "cost"},
+        "compare_windows": 24,
+        "warning": 1.5,
+        "alert": 2,
     },
 }
 

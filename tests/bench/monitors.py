@@ -44,6 +44,7 @@ def monitors_figure(facts):
                         name=f"bench {n}",
                         metric={**preset["metric"], "breakdown": breakdowns[n % len(breakdowns)]},
                         window_minutes=WINDOWS[n % len(WINDOWS)],
+                        compare_windows=preset.get("compare_windows"),
                         alert=preset["alert"],
                         direction=preset.get("direction", "above"),
                     )

@@ -202,7 +202,7 @@ class ChannelPagesTest(TestCase):
         channel = Channel.objects.get(workspace=self.workspace)
         self.assertRedirects(response, f"{CHANNELS}{channel.pk}/")
         self.assertEqual(
-            Monitor.objects.filter(workspace=self.workspace, enabled=True, channels=channel).count(), 6
+            Monitor.objects.filter(workspace=self.workspace, enabled=True, channels=channel).count(), 7
         )
         self.assertContains(self.client.get(CHANNELS), "oncall@example.com")
         self.client.post(f"{CHANNELS}{channel.pk}/delete/")

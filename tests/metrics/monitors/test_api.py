@@ -10,6 +10,8 @@ ERROR_RATE = {
     "condition": [{"property": "status", "operator": "eq", "value": "failed"}],
 }
 
+COST_PER_RUN = {"source": "runs", "aggregation": "avg", "property": "cost"}
+
 
 def bearer(raw_key):
     return {"Authorization": f"Bearer {raw_key}"}
@@ -46,7 +48,7 @@ class MonitorApiTest(TestCase):
         presets = Monitor.objects.filter(workspace=self.workspace).exclude(preset="")
         self.assertTrue(all(monitor.enabled for monitor in presets))
         self.assertEqual(
-            AuditEntry.objects.get(action="channel.created").changes["preset_monitors_started"], 6
+            AuditEntry.objects.get(action="channel.created").changes["preset_monitors_started"], 7
         )
 
     def test_a_bad_channel_is_a_422_naming_the_field(self):
@@ -113,7 +115,7 @@ class MonitorApiTest(TestCase):
         self.assertEqual(self.call("get", f"/monitors/{self.foreign_monitor.pk}").status_code, 404)
         self.assertEqual(self.call("post", f"/monitors/{self.foreign_monitor.pk}/evaluate").status_code, 404)
         names = [monitor["name"] for monitor in self.call("get", "/monitors").json()]
-        self.assertEqual(len(names), 6)  # this workspace's presets only
+        self.assertEqual(len(names), 7)  # this workspace's presets only
 
     def test_the_list_takes_the_same_queries_whatever_the_monitors(self):
         self.call("get", "/monitors")  # the key's first use of the minute writes more
@@ -137,11 +139,24 @@ class MonitorApiTest(TestCase):
         self.assertIn("422", paths["/api/v1/monitors"]["post"]["responses"])
 
     def test_numbers_out_of_range_are_a_422_naming_the_field(self):
-        for name in ("window_minutes", "interval_minutes", "renotify_minutes"):
-            body = {"name": "Big", "metric": ERROR_RATE, "alert": 1, name: 2**40}
-            response = self.call("post", "/monitors", body)
-            self.assertEqual((response.status_code, response.json()["field"]), (422, name))
+        for name in ("window_minutes", "compare_windows", "interval_minutes", "renotify_minutes"):
+            for value in (2**40, 0):
+                body = {"name": "Big", "metric": ERROR_RATE, "alert": 1, name: value}
+                response = self.call("post", "/monitors", body)
+                self.assertEqual((response.status_code, response.json()["field"]), (422, name), value)
         self.assertEqual(self.call("get", f"/monitors/{2**62}").status_code, 404)
         monitor = self.call("post", "/monitors", {"name": "m", "metric": ERROR_RATE, "alert": 1}).json()
         history = self.call("get", f"/monitors/{monitor['id']}/history?before={2**62}")
         self.assertEqual(history.status_code, 404)
+
+    def test_a_spike_monitor_is_made_and_turned_back_into_a_threshold_one(self):
+        body = {"name": "Spike", "metric": COST_PER_RUN, "compare_windows": 24, "alert": 2}
+        made = self.call("post", "/monitors", body)
+        self.assertEqual(made.status_code, 201, made.content)
+        self.assertEqual(made.json()["compare_windows"], 24)
+        path = f"/monitors/{made.json()['id']}"
+        changed = self.call("patch", path, {"compare_windows": None, "alert": 0.05})
+        self.assertEqual(changed.status_code, 200, changed.content)
+        self.assertEqual((changed.json()["compare_windows"], changed.json()["alert"]), (None, 0.05))
+        entry = AuditEntry.objects.filter(action="monitor.updated").latest("id")
+        self.assertEqual(entry.changes["compare_windows"], [24, None])

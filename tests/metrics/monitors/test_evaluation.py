@@ -2,6 +2,7 @@
 re-notify, breakdowns."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.test import TestCase
@@ -11,7 +12,7 @@ from metrics.models import Channel, ChannelKind, Delivery, Monitor, MonitorTrans
 from metrics.monitors import presets
 from metrics.monitors.delivery import deliver
 from metrics.monitors.evaluation import CYCLE_LOCK, evaluate, evaluate_due, fire_test
-from metrics.monitors.metric import check
+from metrics.monitors.metric import check, spikes
 from tests.factories import make_agent, make_run, make_workspace
 from tests.receiver import Receiver
 
@@ -20,6 +21,8 @@ ERROR_RATE = {
     "aggregation": "rate",
     "condition": [{"property": "status", "operator": "eq", "value": "failed"}],
 }
+
+COST_PER_RUN = {"source": "runs", "aggregation": "avg", "property": "cost"}
 
 
 class MonitorTest(TestCase):
@@ -183,3 +186,68 @@ class PresetTest(TestCase):
         for fields in presets.PRESETS.values():
             cleaned, errors = check(fields["metric"])
             self.assertEqual(errors, {}, fields["name"])
+
+
+class SpikeTest(MonitorTest):
+    """A spike monitor: the window's metric over its mean in the windows just before it."""
+
+    def spike(self, url, **fields):
+        fields = {"metric": COST_PER_RUN, "compare_windows": 3, "warning": 1.5, "alert": 2, **fields}
+        return self.monitor(url, **fields)
+
+    def test_a_cost_per_run_twice_the_usual_is_an_alert_and_its_return_a_recovery(self):
+        with Receiver() as receiver:
+            monitor = self.spike(receiver.url)
+            for minutes_ago, cost in ((90, "0.010"), (150, "0.012"), (210, "0.008"), (300, "9")):
+                self.runs(0, 2, minutes_ago=minutes_ago, cost=Decimal(cost))  # the last is too old
+            self.runs(0, 2, minutes_ago=10, cost=Decimal("0.025"))
+            outcome = evaluate(monitor, self.now)
+            self.assertEqual((outcome.state, round(outcome.value, 2)), ("alert", 2.5))
+            self.runs(0, 8, minutes_ago=5, cost=Decimal("0.01"))  # (2 × 0.025 + 8 × 0.01) / 10 = 1.3×
+            self.assertEqual(evaluate(monitor, self.now + timedelta(minutes=1)).state, "ok")
+            self.deliver_all()
+        alert, recovery = receiver.received
+        self.assertEqual(
+            (alert.body["state"], alert.body["value"], alert.body["threshold"]), ("alert", 2.5, 2)
+        )
+        text = Delivery.objects.order_by("id").first().message["text"]
+        self.assertIn("Value: 2.5×", text)
+        self.assertIn("against its mean over the 3 windows before", text)
+        self.assertEqual(recovery.body["state"], "ok")
+
+    def test_nothing_before_the_window_is_no_data_not_a_spike(self):
+        monitor = self.spike("http://127.0.0.1:9/")
+        self.runs(0, 3, minutes_ago=10, cost=Decimal("5"))
+        self.assertEqual(evaluate(monitor, self.now).state, "no_data")
+
+    def test_each_breakdown_value_is_compared_with_its_own_usual(self):
+        monitor = self.spike("http://127.0.0.1:9/", metric={**COST_PER_RUN, "breakdown": "workflow"})
+        self.runs(0, 2, minutes_ago=90, workflow="cheap", cost=Decimal("0.001"))
+        self.runs(0, 2, minutes_ago=90, workflow="dear", cost=Decimal("1"))
+        self.runs(0, 2, minutes_ago=10, workflow="cheap", cost=Decimal("0.003"))
+        self.runs(0, 2, minutes_ago=10, workflow="dear", cost=Decimal("1.1"))
+        outcome = evaluate(monitor, self.now)
+        self.assertEqual(
+            {key: (state, round(value, 2)) for key, (state, value) in outcome.keys.items()},
+            {"cheap": ("alert", 3.0), "dear": ("ok", 1.1)},
+        )
+
+    def test_its_queries_are_one_more_per_compared_window_whatever_the_rows(self):
+        monitor = self.spike("http://127.0.0.1:9/", metric={**COST_PER_RUN, "breakdown": "workflow"})
+        self.runs(0, 2, minutes_ago=90, workflow="a")
+        self.runs(0, 2, minutes_ago=10, workflow="a")
+        evaluate(monitor, self.now)
+        with self.assertNumQueries(7 + 3):
+            evaluate(monitor, self.now + timedelta(minutes=1))
+        for name in "bcdefgh":
+            self.runs(0, 2, minutes_ago=90, workflow=name)
+            self.runs(0, 2, minutes_ago=10, workflow=name)
+        evaluate(monitor, self.now + timedelta(minutes=2))
+        with self.assertNumQueries(7 + 3):
+            evaluate(monitor, self.now + timedelta(minutes=3))
+
+    def test_a_mean_of_zero_or_no_value_gives_no_ratio(self):
+        self.assertEqual(
+            spikes({"a": 2.0, "b": 1.0, "c": None, "d": 4.0}, [{"a": 1.0, "b": 0.0}, {"a": None, "d": 2.0}]),
+            {"a": 2.0, "b": None, "c": None, "d": 2.0},
+        )
