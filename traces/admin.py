@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 
 from backoffice.audit import AuditedAdmin
 from backoffice.models import Workspace
@@ -118,6 +118,8 @@ class AgentAdmin(AuditedAdmin, KeepsTraceRollups, admin.ModelAdmin):
     list_display = ["name", "agent_id", "workspace", "mode", "max_input_chars", "max_output_chars"]
     list_filter = ["workspace", "mode"]
     search_fields = ["name", "agent_id"]
+    # A replay webhook typed without a scheme is https, as Settings › Agents reads it.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Session)
