@@ -103,13 +103,17 @@
   }
 
   // Each bar at the first tier that keeps it on one line. Bars are fitted together, tier by tier, so
-  // that a page of many payloads lays out three times, not three times per payload.
+  // that a page of many payloads lays out three times, not three times per payload. A menu the
+  // reader opened stays open if it still has tools: a refit comes whenever a bubble's width settles,
+  // which may be just after the reader clicked.
   function fit(bars) {
+    const open = bars.map((bar) => bar.querySelector(":scope > .payload-more")).filter((more) => more.open);
     bars.forEach((bar) => arrange(bar, 0));
     for (let tier = 1; tier <= 2; tier += 1) {
       bars = bars.filter(wrapped);
       bars.forEach((bar) => arrange(bar, tier));
     }
+    open.forEach((more) => { if (!more.hidden) more.open = true; });
   }
 
   // Refit when a viewer's width changes (a window resized, a panel or Details opened), in the next
