@@ -264,9 +264,10 @@ class Task(models.Model):
             models.Index(fields=["run", "sequence", "id"], name="task_by_sequence"),
             # Dashboard cards over tasks (tool failure rate): by time within a workspace.
             models.Index(fields=["workspace", "started_at"], name="task_by_time"),
-            # Runs list and list API filtered on a step that ran (name) or failed (name, status): the
-            # runs having one, read from the index alone.
-            models.Index(fields=["workspace", "name", "status", "run"], name="task_by_name"),
+            # Runs list and list API filtered on a step that ran (name) or failed (name, status): does
+            # this run have one, looked up in the index alone (run before status: one entry per run and
+            # name, where status first meant reading every run's entries of that name).
+            models.Index(fields=["workspace", "name", "run", "status"], name="task_by_name"),
         ]
 
     def __str__(self):

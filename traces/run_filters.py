@@ -22,7 +22,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from .forms import DateRangeForm, agent_choices, of_agent
-from .graphs.across_runs import MOVE_KINDS, labelled, runs_taking
+from .graphs.across_runs import MOVE_KINDS, runs_taking
 from .keyset import Keyset
 from .models import ModelCall, Run, RunStatus, Task, TaskStatus
 from .scores.queries import runs_with_score, score_condition
@@ -289,12 +289,9 @@ def matching(workspace, form, agents):
         runs = runs.filter(Exists(ModelCall.objects.filter(run=OuterRef("pk"), model=data["model"])))
     # A step is named as the workflow graph names its node: a task without a name by its step id.
     if data["step"]:
-        runs = runs.filter(Exists(Task.objects.filter(labelled(data["step"]), run=OuterRef("pk"))))
+        runs = runs.filter(having_step(workspace, data["step"]))
     if data["failed_step"]:
-        failed = Task.objects.filter(
-            labelled(data["failed_step"]), run=OuterRef("pk"), status=TaskStatus.FAILED
-        )
-        runs = runs.filter(Exists(failed))
+        runs = runs.filter(having_step(workspace, data["failed_step"], status=TaskStatus.FAILED))
     if data["error"]:
         runs = runs.filter(Q(status=RunStatus.FAILED) | Q(error__isnull=False))
     ranges = {
@@ -314,6 +311,14 @@ def matching(workspace, form, agents):
         # Full text over everything a run stored (traces.search), as a subquery of run keys.
         runs = runs.filter(pk__in=run_ids_matching(workspace, data["q"]))
     return runs
+
+
+def having_step(workspace, label, **fields):
+    """Runs with a task named `label` (or, without a name, of that step id) and `fields`: two EXISTS,
+    each a lookup of (workspace, name, run) in task_by_name. One EXISTS of an OR read every task of
+    each run instead: 3.4 s to count a common step's runs at full scale, 50 ms this way."""
+    tasks = Task.objects.filter(workspace=workspace, run=OuterRef("pk"), **fields)
+    return Q(Exists(tasks.filter(name=label))) | Q(Exists(tasks.filter(name="", step_id=label)))
 
 
 def count_matches(queryset):

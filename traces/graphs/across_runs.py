@@ -27,12 +27,6 @@ def task_label():
     return Case(When(name="", then=F("step_id")), default=F("name"), output_field=CharField())
 
 
-def labelled(label):
-    """The tasks whose node name is `label` (task_label's rule), for the Runs list's step filters: an
-    OR that the indexes on name and on (run, step id) answer, where the CASE would read every task."""
-    return Q(name=label) | Q(name="", step_id=label)
-
-
 def runs_in_period(workspace, workflow, start, end):
     """The latest MAX_RUNS runs of the workflow started in [start, end): a subquery."""
     runs = Run.objects.filter(
