@@ -8,22 +8,12 @@ from backoffice import audit
 from ..models import Channel, Monitor
 from ..periods import RANGE_LENGTHS
 from . import metric, presets
+from .forms import MonitorForm
 
 CHANNEL_FIELDS = ["kind", "name", "url", "address"]
-MONITOR_FIELDS = [
-    "name",
-    "enabled",
-    "metric",
-    "window_minutes",
-    "compare_windows",
-    "interval_minutes",
-    "warning",
-    "alert",
-    "direction",
-    "no_data",
-    "renotify_minutes",
-    "muted_until",
-]
+# What the audit log records of a monitor: the form's fields (its channels are recorded apart) and the
+# mute, which has a form of its own.
+MONITOR_FIELDS = [name for name in MonitorForm.Meta.fields if name != "channels"] + ["muted_until"]
 
 
 def removed(fields):
