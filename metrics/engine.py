@@ -555,15 +555,40 @@ def window_values(card, workspace, start, end):
     """A card's value over [start, end) for each of its breakdown's top values ({"": value} without a
     breakdown): what a monitor watches (metrics.monitors). The card's kind is not read: the value is its
     aggregation's, as a number card shows it. "Other" is left out. Hits the database once."""
+    return window_series(card, workspace, start, end - start, 1)[0]
+
+
+def window_series(card, workspace, start, width, count):
+    """`window_values` of `count` windows of `width` one after the other from `start`, in order, in one
+    query: what a spike monitor compares. The breakdown's top values are those of all the windows
+    together. Whole days inside one window come from the daily roll-ups where the card has them."""
     spec = SOURCES[card.source]
     has_breakdown = bool(card.breakdown and spec.resolve(card.breakdown))
     result = CardResult(kind=Kind.PIE, aggregation=card.aggregation, unit="", period=None)
-    zero = Value(0, IntegerField())
-    rows = _card_rows(card, workspace, start, end, zero, zero, has_breakdown, result)
-    values = {row[1]: _number(_figure(card.aggregation, _cell(row))) for row in rows if row[1] is not None}
-    if not has_breakdown and not values:
-        values[""] = _number(_figure(card.aggregation, None))
-    return values
+    # The times between two windows; a day one of them falls within is read from the rows.
+    cuts = [start + width * n for n in range(1, count)]
+    raw = _window_of(spec.time_field, cuts)
+    daily = _window_of("day", [_midnight(cut).date() for cut in cuts])
+    end = start + width * count
+    rows = _card_rows(card, workspace, start, end, raw, daily, has_breakdown, result, cuts=cuts)
+    windows = [{} for _ in range(count)]
+    for row in rows:
+        if row[1] is not None:
+            windows[int(row[0])][row[1]] = _number(_figure(card.aggregation, _cell(row)))
+    if not has_breakdown:
+        for values in windows:
+            values.setdefault("", _number(_figure(card.aggregation, None)))
+    return windows
+
+
+def _window_of(field, cuts):
+    """Which window a row's `field` falls in: the number of cuts at or before it. A day the roll-ups
+    answer is wholly on one side of every cut, so `day < the cut's UTC day` tells its side too."""
+    return Case(
+        *(When(**{f"{field}__lt": cut}, then=Value(n)) for n, cut in enumerate(cuts)),
+        default=Value(len(cuts)),
+        output_field=IntegerField(),
+    )
 
 
 def _cell(row):

@@ -8,7 +8,7 @@ monitor (`compare_windows`) watches the ratio of that value to its mean over the
 
 from ..dashboards import card_fields
 from ..drill import links_for
-from ..engine import CardResult, window_values
+from ..engine import CardResult, window_series, window_values
 from ..forms import CardForm, card_form_data
 from ..models import DashboardCard, Kind
 from ..periods import Period
@@ -58,16 +58,14 @@ def as_card(metric):
 
 def values(monitor, start, end):
     """{breakdown value ("" without one): the monitor's value over [start, end)}: the metric's, or for a
-    spike monitor its ratio to the usual (`spikes`). One query, one more per compared window."""
+    spike monitor its ratio to the usual (`spikes`). One query, the compared windows' included."""
     card = as_card(monitor.metric)
-    current = window_values(card, monitor.workspace, start, end)
     if not monitor.compare_windows:
-        return current
+        return window_values(card, monitor.workspace, start, end)
     width = end - start
-    before = [
-        window_values(card, monitor.workspace, start - width * n, start - width * (n - 1))
-        for n in range(1, monitor.compare_windows + 1)
-    ]
+    *before, current = window_series(
+        card, monitor.workspace, start - width * monitor.compare_windows, width, monitor.compare_windows + 1
+    )
     return spikes(current, before)
 
 

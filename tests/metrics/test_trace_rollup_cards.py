@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from metrics.dashboards import DEFAULT_CARDS, rule
-from metrics.engine import evaluate
+from metrics.engine import evaluate, window_series, window_values
 from metrics.models import Aggregation, Bucket, DashboardCard, Kind, Source, TimeRange
 from tests.events import BASE, workflow_run
 from tests.factories import make_workspace
@@ -120,6 +120,40 @@ class TraceCardsMatchRowsTest(HypothesisTestCase):
             )
         send_shuffled(self.workspace, data, sent)
         assert_cards_read_as_rows(self, self.workspace, cards, NOW, raw_result, "trace_rollups")
+
+
+class WindowSeriesTest(HypothesisTestCase):
+    """A spike monitor reads its windows in one query (window_series): the same values as each window read
+    alone, whole days from the roll-ups included."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.workspace = make_workspace()
+
+    @EXAMPLES
+    @given(
+        made=runs,
+        data=st.data(),
+        cards=st.lists(trace_cards(), min_size=1, max_size=3),
+        hours=st.sampled_from([1, 5, 24, 48]),
+        count=st.integers(1, 4),
+    )
+    def test_windows_read_together_equal_each_window_read_alone(self, made, data, cards, hours, count):
+        sent = []
+        for index, (start, steps, fail, agent) in enumerate(made):
+            sent += workflow_run(
+                f"r{index}", session_id=f"s{index}", agent_id=agent, start=start, steps=steps, fail=fail
+            )
+        send_shuffled(self.workspace, data, sent)
+        width = timedelta(hours=hours)
+        start = NOW - width * count
+        for card in cards:
+            card.kind, card.breakdown_limit = Kind.PIE, 50  # every value watched: the top of all windows
+            alone = [
+                window_values(card, self.workspace, start + width * n, start + width * (n + 1))
+                for n in range(count)
+            ]
+            self.assertEqual(window_series(card, self.workspace, start, width, count), alone)
 
 
 class DefaultCardsTest(TestCase):
