@@ -10,7 +10,7 @@ from . import metric
 MAX_WINDOW_MINUTES = 90 * 24 * 60
 # A week: a monitor looked at less often than that is a report, not a monitor.
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
-# A spike monitor's baseline: up to a day of hourly windows, each one more query per evaluation.
+# A spike monitor's baseline: up to a day of hourly windows (read in the same query as its window).
 MAX_COMPARE_WINDOWS = 24
 
 
@@ -68,6 +68,15 @@ class MetricField(forms.JSONField):
         return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 
+# The fields that count from 1 up to a bound: (the bound, its unit, how long that is).
+BOUNDS = {
+    "window_minutes": (MAX_WINDOW_MINUTES, "minute", " (90 days)"),
+    "interval_minutes": (MAX_INTERVAL_MINUTES, "minute", " (a week)"),
+    "compare_windows": (MAX_COMPARE_WINDOWS, "window", ""),
+    "renotify_minutes": (MAX_WINDOW_MINUTES, "minute", " (90 days)"),
+}
+
+
 class MonitorForm(forms.ModelForm):
     metric = MetricField(
         widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
@@ -103,32 +112,13 @@ class MonitorForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["channels"].queryset = Channel.objects.filter(workspace=workspace)
 
-    def clean_window_minutes(self):
-        minutes = self.cleaned_data["window_minutes"]
-        if not 1 <= minutes <= MAX_WINDOW_MINUTES:
-            raise forms.ValidationError(f"From 1 minute to {MAX_WINDOW_MINUTES} (90 days).")
-        return minutes
-
-    def clean_interval_minutes(self):
-        minutes = self.cleaned_data["interval_minutes"]
-        if not 1 <= minutes <= MAX_INTERVAL_MINUTES:
-            raise forms.ValidationError(f"From 1 minute to {MAX_INTERVAL_MINUTES} (a week).")
-        return minutes
-
-    def clean_compare_windows(self):
-        windows = self.cleaned_data["compare_windows"]
-        if windows is not None and not 1 <= windows <= MAX_COMPARE_WINDOWS:
-            raise forms.ValidationError(f"From 1 window to {MAX_COMPARE_WINDOWS}, or empty.")
-        return windows
-
-    def clean_renotify_minutes(self):
-        minutes = self.cleaned_data["renotify_minutes"]
-        if minutes is not None and not 1 <= minutes <= MAX_WINDOW_MINUTES:
-            raise forms.ValidationError(f"From 1 minute to {MAX_WINDOW_MINUTES} (90 days), or empty.")
-        return minutes
-
     def clean(self):
         data = super().clean()
+        for name, (high, unit, spelled) in BOUNDS.items():
+            value = data.get(name)
+            if value is not None and not 1 <= value <= high:
+                empty = "" if self.fields[name].required else ", or empty"
+                self.add_error(name, f"From 1 {unit} to {high}{spelled}{empty}.")
         if data.get("warning") is None and data.get("alert") is None:
             self.add_error("alert", "Set a warning or an alert threshold (or both).")
         warning, alert, direction = data.get("warning"), data.get("alert"), data.get("direction")

@@ -101,7 +101,14 @@ class MonitorApiTest(TestCase):
             ({"metric": {"source": "runs", "aggregation": "rate"}, "alert": 1}, "metric", "condition"),
             ({"metric": {"source": "runs", "colour": "red"}, "alert": 1}, "metric", "colour"),
             ({"metric": ERROR_RATE}, "alert", "threshold"),
-            ({"metric": ERROR_RATE, "alert": 1, "window_minutes": 0}, "window_minutes", "minute"),
+            ({"metric": ERROR_RATE, "alert": 1, "window_minutes": 0}, "window_minutes", "From 1 minute to"),
+            ({"metric": ERROR_RATE, "alert": 1, "interval_minutes": 10081}, "interval_minutes", "(a week)."),
+            ({"metric": ERROR_RATE, "alert": 1, "compare_windows": 25}, "compare_windows", "24, or empty."),
+            (
+                {"metric": ERROR_RATE, "alert": 1, "renotify_minutes": 0},
+                "renotify_minutes",
+                "days), or empty.",
+            ),
             ({"metric": ERROR_RATE, "alert": 1, "channels": [self.foreign_channel.pk]}, "channels", ""),
             ({"metric": ERROR_RATE, "alert": 1, "direction": "sideways"}, "direction", ""),
         ]
