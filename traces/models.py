@@ -99,6 +99,11 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A run with an error: failed, or carrying an error whatever its status. The Runs list's `error` filter
+# and the index that serves it (run_with_error) say it alike, so PostgreSQL can tell the index applies.
+HAS_ERROR = models.Q(status=RunStatus.FAILED) | models.Q(error__isnull=False)
+
+
 class Run(models.Model):
     """One execution (WorkflowState)."""
 
@@ -183,6 +188,11 @@ class Run(models.Model):
             models.Index(fields=["workspace", "id"], name="run_by_ingest"),
             # Runs list and list API filtered by end user.
             models.Index(fields=["workspace", "user_id", "-started_at"], name="run_by_user"),
+            # Runs list and list API with errors only (`error=on`): their latest first, and their count,
+            # read from this index alone, where the whole workspace's runs were read to count the few.
+            models.Index(
+                fields=["workspace", "-started_at", "-id"], condition=HAS_ERROR, name="run_with_error"
+            ),
             # A run page's "Replayed by": the runs that replay it (few runs are replays).
             models.Index(
                 fields=["workspace", "replay_of", "-started_at"],
@@ -268,6 +278,13 @@ class Task(models.Model):
             # this run have one, looked up in the index alone (run before status: one entry per run and
             # name, where status first meant reading every run's entries of that name).
             models.Index(fields=["workspace", "name", "run", "status"], name="task_by_name"),
+            # The same filtered on a step that failed: the failed tasks alone, where task_by_name read
+            # every task of the name to find the few that failed.
+            models.Index(
+                fields=["workspace", "name", "run"],
+                condition=models.Q(status=TaskStatus.FAILED),
+                name="task_failed_by_name",
+            ),
         ]
 
     def __str__(self):
@@ -333,6 +350,9 @@ class ModelCall(models.Model):
             ),
             # Model calls page filtered by model, and the per-model roll-up.
             models.Index(fields=["workspace", "model", "-created_at"], name="model_call_by_model"),
+            # Runs list and list API filtered by a model used: does this run have a call of it, or
+            # (counting) the runs of its calls in run order, read from the index alone.
+            models.Index(fields=["workspace", "model", "run"], name="model_call_by_model_run"),
             # A task's model calls; the run roll-up.
             models.Index(fields=["run", "task"], name="model_call_by_run"),
         ]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from .forms import DateRangeForm, agent_choices, of_agent
 from .graphs.across_runs import MOVE_KINDS, runs_taking
 from .keyset import Keyset
-from .models import ModelCall, Run, RunStatus, Task, TaskStatus
+from .models import HAS_ERROR, ModelCall, Run, RunStatus, Task, TaskStatus
 from .scores.queries import runs_with_score, score_condition
 from .search.query import run_ids_matching
 
@@ -286,14 +286,15 @@ def matching(workspace, form, agents):
     for name, operator, wanted in data["score"]:
         runs = runs_with_score(runs, name, operator, wanted)
     if data["model"]:
-        runs = runs.filter(Exists(ModelCall.objects.filter(run=OuterRef("pk"), model=data["model"])))
+        calls = ModelCall.objects.filter(workspace=workspace, run=OuterRef("pk"), model=data["model"])
+        runs = runs.filter(Exists(calls))
     # A step is named as the workflow graph names its node: a task without a name by its step id.
     if data["step"]:
         runs = runs.filter(having_step(workspace, data["step"]))
     if data["failed_step"]:
         runs = runs.filter(having_step(workspace, data["failed_step"], status=TaskStatus.FAILED))
     if data["error"]:
-        runs = runs.filter(Q(status=RunStatus.FAILED) | Q(error__isnull=False))
+        runs = runs.filter(HAS_ERROR)
     ranges = {
         "duration_ms": (data["min_duration"], data["max_duration"], seconds_ms),
         "total_tokens": (data["min_tokens"], data["max_tokens"], int),
