@@ -327,12 +327,23 @@ def _parts(card, workspace, start, end, raw_bucket, daily_bucket, cuts=(), bucke
     ]
 
 
-def _card_rows(card, workspace, start, end, raw_bucket, daily_bucket, has_breakdown, result, **part_options):
+def _card_rows(
+    card,
+    workspace,
+    start,
+    end,
+    raw_bucket,
+    daily_bucket,
+    has_breakdown,
+    result,
+    rank_bucket=None,
+    **part_options,
+):
     """The aggregated rows of a card over [start, end) (see `_aggregate`); for an OTLP metric, also
     sets result.unit."""
     if card.source != Source.OTLP_METRIC:
         parts = _parts(card, workspace, start, end, raw_bucket, daily_bucket, **part_options)
-        return _aggregate(card, parts, has_breakdown)
+        return _aggregate(card, parts, has_breakdown, rank_bucket)
     spec = SOURCES[card.source]
     rows = spec.queryset(workspace).filter(name=card.metric_name, observed_at__gte=start, observed_at__lt=end)
     rows, wanted = _all_match(rows, spec, card.filters or [], "f")
@@ -354,13 +365,18 @@ def _value_sql(aggregation, vendor, subset):
     return "NULL"
 
 
-def _rank_sql(aggregation):
-    # Top N by the figure itself where groups add up to a whole; else by how many rows they hold.
+def _rank_sql(aggregation, bucket=None):
+    """Top N by the figure itself where groups add up to a whole; else by how many rows they hold. Over
+    every bucket, or over one (an int)."""
+
+    def of(column):
+        return column if bucket is None else f"(CASE WHEN b = {int(bucket)} THEN {column} END)"
+
     if aggregation == Aggregation.SUM:
-        return "COALESCE(SUM(v), 0)"
+        return f"COALESCE(SUM({of('v')}), 0)"
     if aggregation == Aggregation.DISTINCT_COUNT:
-        return "COUNT(DISTINCT d)"
-    return "SUM(n)"
+        return f"COUNT(DISTINCT {of('d')})"
+    return f"COALESCE(SUM({of('n')}), 0)"
 
 
 # The outer query is assembled from the fixed fragments below and from the ORM's own SQL; every value
@@ -381,9 +397,9 @@ OUTER = (
 )
 
 
-def _aggregate(card, parts, has_breakdown):
+def _aggregate(card, parts, has_breakdown, rank_bucket=None):
     """Run the outer query over the union of the parts; rows of (bucket, group, rank, rows, hits,
-    skipped, value, subset value)."""
+    skipped, value, subset value). The top groups are those of every bucket, or of `rank_bucket`."""
     connection = connections[parts[0].db]
     vendor = connection.vendor
     compiled = [part.query.sql_with_params() for part in parts]
@@ -393,7 +409,8 @@ def _aggregate(card, parts, has_breakdown):
     subset = card.kind == Kind.RATE and aggregation not in COUNTING
     ctes = [f"base AS ({inner})"]
     if has_breakdown:
-        ctes.append(TOP_GROUPS.format(rank=_rank_sql(aggregation), tie=group_sort(vendor, "g")))
+        rank = _rank_sql(aggregation, rank_bucket)
+        ctes.append(TOP_GROUPS.format(rank=rank, tie=group_sort(vendor, "g")))
         ctes.append(GROUPED_TOP.format(limit=int(card.breakdown_limit)))
     else:
         ctes.append(GROUPED_ALL)
@@ -560,8 +577,9 @@ def window_values(card, workspace, start, end):
 
 def window_series(card, workspace, start, width, count):
     """`window_values` of `count` windows of `width` one after the other from `start`, in order, in one
-    query: what a spike monitor compares. The breakdown's top values are those of all the windows
-    together. Whole days inside one window come from the daily roll-ups where the card has them."""
+    query: what a spike monitor compares. The breakdown's top values are those of the last window, as
+    `window_values` of it alone has them. Whole days inside one window come from the daily roll-ups
+    where the card has them."""
     spec = SOURCES[card.source]
     has_breakdown = bool(card.breakdown and spec.resolve(card.breakdown))
     result = CardResult(kind=Kind.PIE, aggregation=card.aggregation, unit="", period=None)
@@ -570,7 +588,9 @@ def window_series(card, workspace, start, width, count):
     raw = _window_of(spec.time_field, cuts)
     daily = _window_of("day", [_midnight(cut).date() for cut in cuts])
     end = start + width * count
-    rows = _card_rows(card, workspace, start, end, raw, daily, has_breakdown, result, cuts=cuts)
+    rows = _card_rows(
+        card, workspace, start, end, raw, daily, has_breakdown, result, rank_bucket=count - 1, cuts=cuts
+    )
     windows = [{} for _ in range(count)]
     for row in rows:
         if row[1] is not None:

@@ -148,7 +148,11 @@ class WindowSeriesTest(HypothesisTestCase):
         width = timedelta(hours=hours)
         start = NOW - width * count
         for card in cards:
-            card.kind, card.breakdown_limit = Kind.PIE, 50  # every value watched: the top of all windows
+            card.kind = Kind.PIE
+            last = window_values(card, self.workspace, NOW - width, NOW)
+            # The top values are those of the last window: it matches whatever the breakdown's limit.
+            self.assertEqual(window_series(card, self.workspace, start, width, count)[-1], last)
+            card.breakdown_limit = 50  # every value: each earlier window matches too
             alone = [
                 window_values(card, self.workspace, start + width * n, start + width * (n + 1))
                 for n in range(count)
