@@ -578,8 +578,8 @@ def window_values(card, workspace, start, end):
 def window_series(card, workspace, start, width, count):
     """`window_values` of `count` windows of `width` one after the other from `start`, in order, in one
     query: what a spike monitor compares. The breakdown's top values are those of the last window, as
-    `window_values` of it alone has them. Whole days inside one window come from the daily roll-ups
-    where the card has them."""
+    `window_values` of it alone has them (those of every window for OTLP metric points, which rank in
+    their own query). Whole days inside one window come from the daily roll-ups where the card has them."""
     spec = SOURCES[card.source]
     has_breakdown = bool(card.breakdown and spec.resolve(card.breakdown))
     result = CardResult(kind=Kind.PIE, aggregation=card.aggregation, unit="", period=None)

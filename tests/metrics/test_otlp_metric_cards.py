@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.test import Client, TestCase
 
-from metrics.engine import evaluate
+from metrics.engine import evaluate, window_series, window_values
 from metrics.models import DashboardCard
 from metrics.otlp_cards import histogram_percentile
 from tests.events import BASE
@@ -175,6 +175,16 @@ class BreakdownTest(MetricCardTestCase):
             self.series(breakdown="gen_ai.request.model", breakdown_limit=1, aggregation="p50"),
             {"gpt-4o": [62.5], "Other": [550.0]},
         )
+
+    def test_windows_read_together_equal_each_window_read_alone(self):
+        metric = card(metric_name=TOKENS, kind="pie", aggregation="sum", breakdown="gen_ai.request.model")
+        start, hour = BASE - timedelta(minutes=30), timedelta(hours=1)
+        windows = window_series(metric, self.workspace, start, hour, 2)
+        self.assertEqual(windows, [{"claude": 2500.0, "gpt-4o": 740.0}, {"mini": 10.0}])
+        alone = [
+            window_values(metric, self.workspace, start + hour * n, start + hour * (n + 1)) for n in (0, 1)
+        ]
+        self.assertEqual(windows, alone)
 
     def test_a_resource_attribute_breaks_it_down(self):
         self.assertEqual(
